@@ -1,0 +1,114 @@
+"""Training speed and quality: aelab against a plain PyTorch loop, alternately, in one run.
+
+    python benchmarks/train_speed.py --data-dir ../shared/datasets --epochs 4 --rounds 3
+
+Each round trains the seed-004 conv AE (Q1 = Q2 = 32, K = 10) on all 60,000
+Fashion-MNIST training images, batch 64, Adam 1e-3, once with a reference loop
+written here (per-sample-free, the usual `for x in batches: step`) and once with
+`aelab.train`, each in its own process so peak memory is its own. Prints
+images/s (median over epochs), test MSE per pixel and peak RSS, then medians
+over rounds and the aelab / reference ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def reference_model() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, 2, 2), nn.ReLU(), nn.Conv2d(32, 32, 5, 2, 2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+        nn.Linear(10, 32 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (32, 7, 7)),
+        nn.ConvTranspose2d(32, 32, 5, 2, 2, output_padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 5, 2, 2, output_padding=1), nn.Sigmoid(),
+    )
+
+
+def run_reference(data_dir: str, epochs: int, seed: int) -> dict:
+    from aelab.data import load_dataset
+
+    data = load_dataset("fashion-mnist", data_dir)
+    train = data.train.images.float().div(255)
+    test = data.test.images.float().div(255)
+    torch.manual_seed(seed)
+    model = reference_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.MSELoss()
+    rates = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for idx in torch.randperm(len(train)).split(64):
+            x = train[idx]
+            loss = loss_fn(model(x), x)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        rates.append(len(train) / (time.perf_counter() - start))
+    with torch.no_grad():
+        mse = sum(loss_fn(model(x), x).item() * len(x) for x in test.split(1000)) / len(test)
+    return {"images_per_s": statistics.median(rates), "test_mse": mse}
+
+
+def run_aelab(data_dir: str, epochs: int, seed: int) -> dict:
+    import aelab
+
+    config = aelab.make_config({
+        "data.name": "fashion-mnist", "data.data_dir": data_dir, "data.val_fraction": 0.0,
+        "train.epochs": epochs, "train.seed": seed, "train.test_each_epoch": False,
+    })
+    with tempfile.TemporaryDirectory() as tmp:
+        run = aelab.train(config, Path(tmp) / "run", progress=False, log=lambda s: None)
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        mse = aelab.evaluate(run, device="cpu")["mse_per_pixel"]
+    return {"images_per_s": statistics.median(r["images_per_s"] for r in rows), "test_mse": mse}
+
+
+def child(args: argparse.Namespace) -> None:
+    result = (run_aelab if args.child == "aelab" else run_reference)(args.data_dir, args.epochs, args.seed)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", choices=["aelab", "reference"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    results: dict[str, list[dict]] = {"reference": [], "aelab": []}
+    for round_ in range(args.rounds):
+        for name in results:
+            cmd = [sys.executable, __file__, "--child", name, "--epochs", str(args.epochs), "--seed", str(args.seed + round_)]
+            if args.data_dir:
+                cmd += ["--data-dir", args.data_dir]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            results[name].append(json.loads(out.strip().splitlines()[-1]))
+            r = results[name][-1]
+            print(f"round {round_ + 1} {name:<9} {r['images_per_s']:8,.0f} img/s  test MSE {r['test_mse']:.5f}  peak RSS {r['peak_rss_mb']:,.0f} MB", flush=True)
+    medians = {name: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for name, rows in results.items()}
+    print(f"\nmedians over {args.rounds} rounds, {args.epochs} epochs, batch 64:")
+    for name, m in medians.items():
+        print(f"  {name:<9} {m['images_per_s']:8,.0f} img/s  test MSE {m['test_mse']:.5f}  peak RSS {m['peak_rss_mb']:,.0f} MB")
+    a, r = medians["aelab"], medians["reference"]
+    print(f"  ratio aelab/reference: speed {a['images_per_s'] / r['images_per_s']:.2f}x, "
+          f"test MSE {a['test_mse'] / r['test_mse']:.3f}, peak RSS {a['peak_rss_mb'] / r['peak_rss_mb']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The `aelab` command: argument parsing and error display, nothing else.
+
+Each subcommand calls the same functions as the Python API. An `AelabError`
+is shown as one short paragraph and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from typing import Sequence
+
+from aelab.errors import AelabError
+
+# Flags that are shortcuts for config keys (`--set` reaches every key).
+CONFIG_FLAGS = {
+    "model": ("model.name", str, "registered model name (see `aelab models`)"),
+    "dataset": ("data.name", str, "dataset name or a path to an image folder / .npz (see `aelab datasets`)"),
+    "data_dir": ("data.data_dir", str, "folder holding the dataset files"),
+    "latent_dim": ("model.latent_dim", int, "size of the code"),
+    "epochs": ("train.epochs", int, "number of epochs"),
+    "batch_size": ("train.batch_size", int, "images per training step"),
+    "lr": ("train.lr", float, "Adam learning rate"),
+    "seed": ("train.seed", int, "seed for initialisation, shuffling and the validation split"),
+    "device": ("train.device", str, "auto, cpu, cuda or cuda:N"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aelab", description="Train, evaluate and look inside autoencoders on images.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model into a run folder, or resume one")
+    train.add_argument("--config", metavar="RECIPE.toml", help="TOML recipe whose values override the defaults")
+    for dest, (key, kind, text) in CONFIG_FLAGS.items():
+        train.add_argument(f"--{dest.replace('_', '-')}", dest=dest, type=kind, help=f"{text} ({key})")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. model.channels=[16,32]")
+    train.add_argument("--out", help="run folder to create (default runs/<model>-<dataset>-<time>)")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last finished epoch (--epochs may extend it)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="test-set reconstruction metrics of a run")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--batch-size", type=int, default=1000)
+
+    datasets = sub.add_parser("datasets", help="list datasets and where their files were found")
+    datasets.add_argument("--data-dir", help="also look in this folder")
+
+    sub.add_parser("models", help="list the registered models and their options")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AelabError as err:
+        print(f"aelab: error: {textwrap.fill(str(err), 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aelab: interrupted (finished epochs are kept; continue with `aelab train --resume RUN`)", file=sys.stderr)
+        return 130
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from aelab import pipeline
+    from aelab.config import make_config, parse_assignment, read_recipe
+
+    progress = not args.no_progress
+    if args.resume:
+        extra = [k for k in CONFIG_FLAGS if k != "epochs" and getattr(args, k) is not None]
+        if extra or args.set or args.config or args.out:
+            raise AelabError("--resume continues a run with its own config.json: only --epochs may be given with it.")
+        pipeline.resume(args.resume, epochs=args.epochs, progress=progress)
+        return 0
+    overrides = read_recipe(args.config) if args.config else {}
+    for dest, (key, _, _) in CONFIG_FLAGS.items():
+        if getattr(args, dest) is not None:
+            overrides[key] = getattr(args, dest)
+    overrides.update(parse_assignment(item) for item in args.set)
+    pipeline.train(make_config(overrides), args.out, progress=progress)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from aelab import pipeline
+
+    metrics = pipeline.evaluate(args.run, device=args.device, batch_size=args.batch_size)
+    for key, value in metrics.items():
+        print(f"{key:>14}  {value:.6g}" if isinstance(value, float) else f"{key:>14}  {value}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from aelab.data import dataset_status, list_datasets
+
+    for name in list_datasets():
+        status = dataset_status(name, args.data_dir)
+        mark = "found  " if status.found else "missing"
+        print(f"{name:<14} {mark} {status.location if status.found else status.detail}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from aelab.models import list_models, model_config_class
+
+    for name in list_models():
+        config = model_config_class(name)()
+        options = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "name"}
+        print(f"{name}\n  {json.dumps(options)}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "datasets": cmd_datasets, "models": cmd_models}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Typed run configuration: dataclasses hold the defaults; recipes and `--set` only override.
+
+A run's config is three sections: `model` (the model's own dataclass, chosen by
+`model.name`), `data` and `train`. Overrides arrive as dotted keys
+(`{"train.epochs": 4, "model.latent_dim": 2}`) from a TOML recipe, CLI flags
+and `--set key=value`, applied in that order. An unknown key or a value of the
+wrong type is a `ConfigError` that names the key and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from aelab.errors import ConfigError
+from aelab.registry import unknown_name_message
+
+
+@dataclass
+class DataConfig:
+    name: str = "fashion-mnist"
+    data_dir: str | None = None
+    val_fraction: float = 0.1  # carved from train with `train.seed`; 0 validates on the test split
+    train_subset: int | None = None  # keep only the first N training images (quick runs)
+    test_subset: int | None = None
+    download: bool = True
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # "auto" picks CUDA when available
+    eval_batch_size: int = 1000
+    test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
+    strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off
+
+
+@dataclass
+class RunConfig:
+    model: Any  # the registered model's config dataclass (see aelab.models)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """The default config with dotted-key overrides applied, every value type-checked."""
+    from aelab.models import model_config_class  # models import config; avoid a cycle
+
+    overrides = dict(overrides or {})
+    unknown = sorted(k for k in overrides if k.split(".")[0] not in ("model", "data", "train"))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {unknown[0]!r}: keys start with 'model.', 'data.' or 'train.' "
+            f"(e.g. train.epochs=4). Valid keys: {', '.join(valid_keys())}."
+        )
+    model_name = overrides.pop("model.name", "conv-ae")
+    model_cls = model_config_class(model_name)
+    sections = {"model": {"name": model_name}, "data": {}, "train": {}}
+    for key, value in overrides.items():
+        section, _, rest = key.partition(".")
+        sections[section][rest] = value
+    return RunConfig(
+        model=build_dataclass(model_cls, sections["model"], "model"),
+        data=build_dataclass(DataConfig, sections["data"], "data"),
+        train=build_dataclass(TrainConfig, sections["train"], "train"),
+    )
+
+
+def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Rebuild a config saved by `RunConfig.to_dict` (a run folder's config.json)."""
+    return make_config(flatten(data))
+
+
+def load_config_file(path: str | Path) -> RunConfig:
+    return config_from_dict(json.loads(Path(path).read_text()))
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """A TOML recipe as dotted-key overrides."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"recipe {path} does not exist: check the path given to --config.") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"recipe {path} is not valid TOML: {err}.") from None
+    return flatten(data)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line; the value is read as TOML, else kept as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value (e.g. train.epochs=4), got {text!r}.")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def valid_keys(model_cls: type | None = None) -> list[str]:
+    classes = {"data": DataConfig, "train": TrainConfig}
+    if model_cls is not None:
+        classes["model"] = model_cls
+    return [f"{s}.{f.name}" for s, cls in classes.items() for f in dataclasses.fields(cls)]
+
+
+def build_dataclass(cls: type, values: Mapping[str, Any], section: str) -> Any:
+    """`cls(**values)` with each value checked against the field's annotation."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(unknown_name_message("option", f"{section}.{key}", [f"{section}.{n}" for n in names]))
+        kwargs[key] = coerce(value, hints[key], f"{section}.{key}")
+    try:
+        obj = cls(**kwargs)
+    except ValueError as err:
+        raise ConfigError(f"invalid {section} settings: {err}") from None
+    return obj
+
+
+def coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check (and gently convert: int -> float, list -> tuple) `value` against a type."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {annotation}.")
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{key} must be one of {choices}; got {value!r}.")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, e.g. [32, 32]; got {value!r}.")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key} must have {len(args)} entries; got {len(value)} ({value!r}).")
+        return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if annotation is Any:
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float) and isinstance(value, bool) or not isinstance(value, annotation):
+        raise ConfigError(f"{key} must be {annotation.__name__}; got {value!r} ({type(value).__name__}).")
+    return value

@@ -1,0 +1,21 @@
+"""Datasets as uint8 tensors in memory, found on disk or downloaded and verified.
+
+ds = load_dataset("fashion-mnist")            # or a folder / .npz path
+train, val = split_validation(ds.train, 0.1, seed=0)
+for x, y in batches(train, 128, generator=g, device="cuda"): ...
+"""
+
+from aelab.data.base import DatasetStatus
+from aelab.data.catalog import dataset_status, list_datasets, load_dataset
+from aelab.data.split import ImageDataset, Split, batches, split_validation
+
+__all__ = [
+    "DatasetStatus",
+    "ImageDataset",
+    "Split",
+    "batches",
+    "dataset_status",
+    "list_datasets",
+    "load_dataset",
+    "split_validation",
+]

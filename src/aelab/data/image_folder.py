@@ -1,0 +1,119 @@
+"""A folder of PNG/JPEG images: flat (no labels) or one subfolder per class.
+
+With `train/` and `test/` subfolders those are the splits; otherwise a test
+split is carved out (user.py). All images must share size and channels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from aelab.data.base import register
+from aelab.data.split import Split
+from aelab.data.user import UserData, carve_test
+from aelab.errors import DataError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+CHANNELS = {"L": 1, "RGB": 3}
+# Modes turned into L or RGB; alpha is dropped, palettes are expanded.
+CONVERT = {"1": "L", "LA": "L", "P": "RGB", "PA": "RGB", "RGBA": "RGB", "CMYK": "RGB", "YCbCr": "RGB"}
+
+Listing = list[tuple[Path, str | None]]  # (image file, class name or None)
+
+
+def read_image_folder(root: Path) -> tuple[Split, Split, tuple[str, ...]]:
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train_files, test_files = list_images(root / "train"), list_images(root / "test")
+        class_names = class_names_of(train_files)
+        check_classes(root, class_names, test_files)
+        return to_split(train_files, class_names), to_split(test_files, class_names), class_names
+    files = list_images(root)
+    class_names = class_names_of(files)
+    train, test = carve_test(to_split(files, class_names))
+    return train, test, class_names
+
+
+def is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(folder: Path) -> Listing:
+    """Images directly in `folder`, or else in its class subfolders, in sorted order."""
+    entries = sorted(folder.iterdir())
+    loose = [(p, None) for p in entries if is_image(p)]
+    classes = [d for d in entries if d.is_dir() and not d.name.startswith(".")]
+    labelled = [(p, d.name) for d in classes for p in sorted(d.iterdir()) if is_image(p)]
+    if loose and labelled:
+        raise DataError(
+            f"{folder} has both loose images (e.g. {loose[0][0].name}) and class subfolders: "
+            "move the loose images into a class subfolder, or the subfolders out"
+        )
+    if not loose and not labelled:
+        raise DataError(
+            f"{folder} has no {'/'.join(EXTENSIONS)} images, neither directly nor in class "
+            "subfolders: pass --data-dir with a folder of images"
+        )
+    return loose or labelled
+
+
+def class_names_of(files: Listing) -> tuple[str, ...]:
+    return tuple(sorted({name for _, name in files if name is not None}))
+
+
+def check_classes(root: Path, class_names: tuple[str, ...], test_files: Listing) -> None:
+    test_names = class_names_of(test_files)
+    if bool(test_names) != bool(class_names) or not set(test_names) <= set(class_names):
+        raise DataError(
+            f"{root}/test has classes {list(test_names)} but {root}/train has {list(class_names)}: "
+            "give test/ the same class subfolders as train/ (or none in both)"
+        )
+
+
+def to_split(files: Listing, class_names: tuple[str, ...]) -> Split:
+    images = read_images([path for path, _ in files])
+    if not class_names:
+        return Split(images, None)
+    labels = torch.tensor([class_names.index(name) for _, name in files], dtype=torch.int64)
+    return Split(images, labels)
+
+
+def read_images(paths: list[Path]) -> torch.Tensor:
+    """(N, C, H, W) uint8; every image must match the first one's size and channels."""
+    arrays = [read_image(paths[0])]
+    for path in paths[1:]:
+        array = read_image(path)
+        if array.shape != arrays[0].shape:
+            raise DataError(
+                f"{path} is {describe(array)}, expected {describe(arrays[0])} like {paths[0]}: "
+                "resize or convert the images so that all have the same size and channels"
+            )
+        arrays.append(array)
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, C) uint8, C = 1 for grayscale, 3 for colour."""
+    try:
+        with Image.open(path) as image:
+            mode = CONVERT.get(image.mode, image.mode)
+            if mode not in CHANNELS:
+                raise DataError(
+                    f"{path} has pixel mode {image.mode!r}, expected 8-bit grayscale or RGB: "
+                    "convert it (e.g. to 8-bit PNG) before loading"
+                )
+            array = np.asarray(image.convert(mode))
+    except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for damaged files
+        raise DataError(f"{path} is not a readable PNG/JPEG image ({err}): replace or remove it") from None
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def describe(array: np.ndarray) -> str:
+    height, width, channels = array.shape
+    return f"{width}x{height} with {channels} channel{'s' if channels > 1 else ''}"
+
+
+register(UserData("image-folder", read_image_folder, "a folder of PNG/JPEG images"))

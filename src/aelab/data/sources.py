@@ -1,0 +1,146 @@
+"""Where dataset files are looked for, and the download when they are nowhere.
+
+Search order: an explicit data_dir, $AELAB_DATA_DIR, the user cache
+(~/.cache/aelab, honouring XDG_CACHE_HOME), then system folders such as
+/usr/share/datasets (Debian's dataset-* packages). Each root R is searched as
+R/<name>/ and as R/ itself; a folder counts only if it has every required file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from aelab.data.base import DatasetStatus, PathLike
+from aelab.data.split import ImageDataset
+from aelab.errors import DataError
+
+ENV_VAR = "AELAB_DATA_DIR"
+SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
+CACHE_NAME = "aelab"
+
+
+class FileSet(Protocol):
+    """The files of one downloadable dataset: how to check, read and fetch them."""
+
+    name: str
+
+    def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
+        """(present, missing) required files in `folder`; complete when nothing is missing."""
+        ...
+
+    def read(self, folder: Path, *, verify: bool) -> ImageDataset: ...
+
+    def fetch(self, folder: Path, *, verify: bool) -> None:
+        """Download whatever `folder` lacks into it."""
+        ...
+
+    def wanted(self) -> str:
+        """The required files, for messages: 'train-images-idx3-ubyte[.gz], ...'."""
+        ...
+
+    def origin(self) -> str:
+        """Where downloads come from, for messages."""
+        ...
+
+
+@dataclass(frozen=True)
+class Root:
+    path: Path
+    origin: str  # why it is searched: '--data-dir', 'AELAB_DATA_DIR', ...
+
+
+@dataclass(frozen=True)
+class Search:
+    folder: Path | None  # the first complete folder, if any
+    looked: list[str]
+    partial: list[str]  # 'folder (has a; missing b)' for incomplete copies
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / CACHE_NAME
+
+
+def search_roots(data_dir: PathLike | None, system_dirs: Sequence[Path] | None = None) -> list[Root]:
+    roots = []
+    if data_dir is not None:
+        roots.append(Root(Path(data_dir).expanduser(), "--data-dir"))
+    if os.environ.get(ENV_VAR):
+        roots.append(Root(Path(os.environ[ENV_VAR]).expanduser(), ENV_VAR))
+    roots.append(Root(cache_root(), "user cache"))
+    for folder in SYSTEM_DIRS if system_dirs is None else system_dirs:
+        roots.append(Root(Path(folder), "system folder"))
+    return roots
+
+
+def locate(files: FileSet, roots: Sequence[Root]) -> Search:
+    looked, partial, seen = [], [], set()
+    for root in roots:
+        for folder in (root.path / files.name, root.path):
+            if folder in seen:
+                continue
+            seen.add(folder)
+            looked.append(f"{folder} ({root.origin})")
+            present, missing = files.inventory(folder) if folder.is_dir() else ([], ["all"])
+            if not missing:
+                return Search(folder, looked, partial)
+            if present:
+                partial.append(f"{folder} (has {', '.join(present)}; missing {', '.join(missing)})")
+    return Search(None, looked, partial)
+
+
+def download_folder(name: str, data_dir: PathLike | None) -> Path:
+    """data_dir/<name> (or data_dir itself if so named) when given, else the user cache."""
+    if data_dir is None:
+        return cache_root() / name
+    data_dir = Path(data_dir).expanduser()
+    return data_dir if data_dir.name == name else data_dir / name
+
+
+def missing_message(files: FileSet, search: Search, data_dir: PathLike | None) -> str:
+    lines = [f"dataset {files.name!r} not found."]
+    if search.partial:
+        lines.append(f"Incomplete copies: {'; '.join(search.partial)}.")
+    lines.append(f"Looked in: {', '.join(search.looked)}.")
+    lines.append(
+        f"Fix: download it from {files.origin()} into {download_folder(files.name, data_dir)} (done for you "
+        f"when downloads are allowed; needs network), or pass --data-dir (or set {ENV_VAR}) to a folder with "
+        f"{files.wanted()}."
+    )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Downloadable:
+    """A registry entry for a dataset found on disk or downloaded: see the module docstring."""
+
+    files: FileSet
+
+    @property
+    def name(self) -> str:
+        return self.files.name
+
+    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
+        search = locate(self.files, search_roots(data_dir))
+        folder = search.folder
+        if folder is None:
+            if not download:
+                raise DataError(missing_message(self.files, search, data_dir))
+            folder = download_folder(self.name, data_dir)
+            try:
+                self.files.fetch(folder, verify=verify)
+            except DataError as err:
+                raise DataError(f"{err}\n{missing_message(self.files, search, data_dir)}") from None
+        try:
+            return self.files.read(folder, verify=verify)
+        except DataError as err:
+            raise DataError(f"cannot load dataset {self.name!r}: {err}") from None
+
+    def status(self, data_dir: PathLike | None) -> DatasetStatus:
+        search = locate(self.files, search_roots(data_dir))
+        if search.folder is None:
+            return DatasetStatus(self.name, False, None, missing_message(self.files, search, data_dir))
+        return DatasetStatus(self.name, True, str(search.folder), "complete; checksums are verified on load")

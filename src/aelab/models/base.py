@@ -1,0 +1,65 @@
+"""The autoencoder contract every registered model follows.
+
+    z = model.encode(x)        # (B, C, H, W) in [0, 1] -> code, e.g. (B, K)
+    x_hat = model.decode(z)    # code -> image in the data's range
+    x_hat = model(x)           # decode(encode(x))
+    out = model.loss(x)        # LossOutput(total, terms): what training minimises
+
+`encoder` and `decoder` are sub-modules that can be called on their own. Models
+with a stochastic code (VAEs) return the posterior mean from `encode`, so that
+analyses of the latent space work on every model alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model config has; each model subclasses it with its own options."""
+
+    name: str = ""
+    input_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); set from the dataset by a run
+
+
+class LossOutput(NamedTuple):
+    total: torch.Tensor  # scalar that training minimises
+    terms: dict[str, torch.Tensor]  # its named parts (scalars), logged per epoch
+
+
+class Autoencoder(nn.Module):
+    config_class: type[ModelConfig] = ModelConfig
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder: nn.Module
+        self.decoder: nn.Module
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: torch.Tensor) -> LossOutput:
+        raise NotImplementedError
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        """Shape of one image's code, found by encoding a dummy input."""
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            was_training = self.training
+            self.eval()
+            code = self.encode(torch.zeros(1, *self.config.input_shape, device=device))
+            self.train(was_training)
+        return tuple(code.shape[1:])

@@ -1,0 +1,64 @@
+"""`conv-ae`: convolutional autoencoder with a dense embedding (seeds 000 and 004).
+
+Defaults are seed 004's network (Q1 = Q2 = 32, K = 10):
+    encoder: conv 5x5/2 -> ReLU -> conv 5x5/2 -> ReLU -> flatten -> dense K
+    decoder: dense -> ReLU -> reshape -> convT 5x5/2 -> ReLU -> convT 5x5/2 -> sigmoid
+With `latent_dim = None` there is no dense layer and the code is the last feature map.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
+from aelab.models.losses import ReconstructionLoss, reconstruction_loss
+from aelab.models.registry import register_model
+
+
+@dataclass
+class ConvAEConfig(ModelConfig):
+    name: str = "conv-ae"
+    channels: tuple[int, ...] = (32, 32)  # one stride-2 (or pooled) conv per entry
+    kernel_size: int = 5
+    latent_dim: int | None = 10
+    downsample: Downsample = "stride"
+    upsample: Upsample = "transpose"
+    activation: Activation = "relu"
+    output_activation: Activation = "sigmoid"
+    loss: ReconstructionLoss = "mse"
+
+
+@register_model("conv-ae")
+class ConvAutoencoder(Autoencoder):
+    config_class = ConvAEConfig
+
+    def __init__(self, config: ConvAEConfig):
+        super().__init__(config)
+        c, h, w = config.input_shape
+        convs, sizes = conv_encoder(c, config.channels, config.kernel_size, config.downsample, config.activation, (h, w))
+        feature_shape = (config.channels[-1], *sizes[-1])
+        flat = math.prod(feature_shape)
+        deconvs = conv_decoder(
+            config.channels[::-1], c, config.kernel_size, config.upsample,
+            config.activation, config.output_activation, sizes[::-1],
+        )
+        if config.latent_dim is None:
+            self.encoder, self.decoder = convs, deconvs
+        else:
+            # (B, C, h, w) -> (B, K) and back
+            self.encoder = nn.Sequential(convs, nn.Flatten(), nn.Linear(flat, config.latent_dim))
+            self.decoder = nn.Sequential(
+                nn.Linear(config.latent_dim, flat),
+                activation(config.activation),
+                nn.Unflatten(1, feature_shape),
+                deconvs,
+            )
+
+    def loss(self, x: torch.Tensor) -> LossOutput:
+        value = reconstruction_loss(self(x), x, self.config.loss)
+        return LossOutput(value, {self.config.loss: value.detach()})

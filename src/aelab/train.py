@@ -1,0 +1,107 @@
+"""The one training loop: Adam, seeded shuffles, per-epoch metrics, atomic checkpoints.
+
+Every epoch draws its shuffle from its own generator, seeded by (seed, epoch),
+and the checkpoint carries the torch RNG state, so a run resumed after a crash
+repeats exactly what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from aelab.checkpoint import save_checkpoint, save_weights
+from aelab.config import TrainConfig
+from aelab.data import Split, batches
+from aelab.errors import TrainingDiverged
+from aelab.evaluate import mean_loss
+from aelab.models import Autoencoder
+from aelab.plots import save_strip
+from aelab.run_files import RunFiles
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Split
+    val: Split
+    test: Split
+    val_is_test: bool = False  # data.val_fraction = 0: the test split is watched, never selected on
+
+
+def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def fit(
+    model: Autoencoder,
+    optimizer: torch.optim.Optimizer,
+    splits: Splits,
+    cfg: TrainConfig,
+    run: RunFiles,
+    history: list[dict] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch."""
+    history = list(history or [])
+    device = next(model.parameters()).device
+    strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        start = time.perf_counter()
+        train_loss = train_one_epoch(model, optimizer, splits.train, cfg, epoch, device, progress)
+        seconds = time.perf_counter() - start
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"the training loss became {train_loss} in epoch {epoch}. The last good checkpoint "
+                f"(epoch {epoch - 1}) is kept in {run.root}. Try a lower learning rate (--lr)."
+            )
+        row = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "images_per_s": len(splits.train) / seconds}
+        row |= {f"val_{k}": v for k, v in mean_loss(model, splits.val, cfg.eval_batch_size, device).items()}
+        if cfg.test_each_epoch and not splits.val_is_test:
+            row |= {f"test_{k}": v for k, v in mean_loss(model, splits.test, cfg.eval_batch_size, device).items()}
+        history.append(row)
+        save_checkpoint(run.checkpoint, model, optimizer, epoch, history)
+        save_weights(model, run.weights)
+        run.write_metrics(history)
+        if len(strip_images):
+            with torch.inference_mode():
+                save_strip(strip_images, model(strip_images), run.strip(epoch))
+        log(summary_line(row, cfg.epochs))
+    return history
+
+
+def train_one_epoch(model, optimizer, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> float:
+    """One pass over `split`; returns the mean training loss (one host sync per epoch)."""
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
+    for step, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
+        out = model.loss(x)
+        optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        optimizer.step()
+        total += out.total.detach() * len(x)
+        if not bar.disable:
+            bar.update(len(x))
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{out.total.item():.4g}")
+    bar.close()
+    return (total / len(split)).item()
+
+
+def summary_line(row: dict, epochs: int) -> str:
+    parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}", f"train {row['train_loss']:.5g}"]
+    for prefix in ("val", "test"):
+        if f"{prefix}_loss" in row:
+            parts.append(f"{prefix} {row[f'{prefix}_loss']:.5g}")
+    parts.append(f"{row['seconds']:.1f} s ({row['images_per_s']:,.0f} img/s)")
+    return "  ".join(parts)

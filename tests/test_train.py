@@ -1,0 +1,128 @@
+"""The training loop and the run folder: contents, resume after SIGKILL, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import aelab
+from aelab.errors import TrainingDiverged
+from aelab.models.conv_ae import ConvAutoencoder
+from tests.conftest import make_blobs_npz
+
+SMALL = {"model.channels": [8, 8], "model.latent_dim": 4, "train.batch_size": 32, "train.strip_images": 4}
+
+
+def config(npz: Path, **extra):
+    return aelab.make_config({"data.name": str(npz), **SMALL, **extra})
+
+
+def metrics_without_timing(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in rows]
+
+
+def test_run_folder_holds_everything(blobs_npz, tmp_path):
+    lines = []
+    run = aelab.train(config(blobs_npz, **{"train.epochs": 2}), tmp_path / "run", progress=False, log=lines.append)
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "model.safetensors", "checkpoint.safetensors", "metrics.jsonl", "loss.png", "reconstructions.png"} <= names
+    assert sorted(p.name for p in (run / "reconstructions").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all({"train_loss", "val_loss", "test_loss", "seconds"} <= r.keys() for r in rows)
+    assert sum(line.startswith("epoch") for line in lines) == 2  # one summary line per epoch
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["input_shape"] == [1, 28, 28] and saved["train"]["epochs"] == 2
+    model = aelab.load_model(run)  # config.json + weights rebuild the model
+    assert model.encode(torch.rand(2, 1, 28, 28)).shape == (2, 4)
+
+
+def test_reconstruction_grid_is_10_by_10_pairs(tmp_path):
+    from matplotlib.image import imread
+
+    npz = make_blobs_npz(tmp_path / "more.npz", n_train=600)  # 60 validation images, 50 used
+    run = aelab.train(config(npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
+    grid = imread(run / "reconstructions.png")
+    tile = 3 * 28 + 3 * 2  # scaled tile plus its gap
+    assert round(grid.shape[0] / tile) == 10 and round(grid.shape[1] / tile) == 10
+
+
+def test_training_reduces_the_loss(blobs_npz, tmp_path):
+    run = aelab.train(config(blobs_npz, **{"train.epochs": 4}), tmp_path / "run", progress=False, log=lambda s: None)
+    rows = metrics_without_timing(run)
+    assert rows[-1]["val_loss"] < 0.7 * rows[0]["val_loss"]
+
+
+def test_resume_in_process_equals_uninterrupted(blobs_npz, tmp_path):
+    full = aelab.train(config(blobs_npz, **{"train.epochs": 3}), tmp_path / "full", progress=False, log=lambda s: None)
+    part = aelab.train(config(blobs_npz, **{"train.epochs": 2}), tmp_path / "part", progress=False, log=lambda s: None)
+    aelab.resume(part, epochs=3, progress=False, log=lambda s: None)
+    assert metrics_without_timing(part) == metrics_without_timing(full)
+    a, b = load_file(full / "model.safetensors"), load_file(part / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
+    npz = make_blobs_npz(tmp_path / "big.npz", n_train=6000, n_test=200)
+    args = ["--dataset", str(npz), "--epochs", "3", "--no-progress", "--set", "model.channels=[16,16]"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "aelab", "train", *args]
+    subprocess.run([*cmd, "--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
+
+    victim = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 1) and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # well inside epoch 2
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait() == -signal.SIGKILL
+    assert len(metrics_without_timing(tmp_path / "killed")) == 1, "the kill must land before epoch 2 ends"
+
+    subprocess.run([sys.executable, "-m", "aelab", "train", "--resume", str(tmp_path / "killed"), "--no-progress"], check=True, env=env, capture_output=True)
+    assert metrics_without_timing(tmp_path / "killed") == metrics_without_timing(tmp_path / "full")
+    assert not list((tmp_path / "killed").glob(".*.tmp")), "no temporary files are left behind"
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(blobs_npz, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = ConvAutoencoder.loss
+
+    def poisoned(self, x):
+        out = original(self, x)
+        calls["n"] += self.training
+        if self.training and calls["n"] > 10:  # epoch 1 has 8 steps (230 images, batch 32)
+            return out._replace(total=out.total * float("nan"))
+        return out
+
+    monkeypatch.setattr(ConvAutoencoder, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"nan in epoch 2.*epoch 1"):
+        aelab.train(config(blobs_npz, **{"train.epochs": 3}), tmp_path / "run", progress=False, log=lambda s: None)
+    assert len(metrics_without_timing(tmp_path / "run")) == 1
+    weights = load_file(tmp_path / "run" / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in weights.values())
+
+
+def test_existing_run_folder_is_not_overwritten(blobs_npz, tmp_path):
+    aelab.train(config(blobs_npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
+    with pytest.raises(aelab.AelabError, match="--resume"):
+        aelab.train(config(blobs_npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
+
+
+def test_evaluate_reports_reconstruction_metrics(blobs_npz, tmp_path):
+    run = aelab.train(config(blobs_npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
+    metrics = aelab.evaluate(run, device="cpu")
+    assert metrics["images"] == 64
+    assert metrics["mse_per_image"] == pytest.approx(metrics["mse_per_pixel"] * 784)
+    assert 0 < metrics["mse_per_pixel"] < 0.2 and metrics["psnr_db"] > 5
+    assert json.loads((run / "evaluation.json").read_text())["mse_per_pixel"] == metrics["mse_per_pixel"]
