@@ -99,8 +99,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
     for name in list_datasets():
         status = dataset_status(name, args.data_dir)
-        mark = "found  " if status.found else "missing"
-        print(f"{name:<14} {mark} {status.location if status.found else status.detail}")
+        if status.found:
+            print(f"{name:<17} found    {status.location}")
+        else:
+            detail = textwrap.indent(textwrap.fill(status.detail.replace("\n", " "), 96, break_on_hyphens=False), " " * 4)
+            print(f"{name:<17} missing\n{detail}")
     return 0
 
 

@@ -110,3 +110,18 @@ def test_plain_file_preferred_over_gz(tmp_path: Path):
     (tmp_path / f"{IMAGES}.gz").write_bytes(b"not gzip")  # would fail if read
     (tmp_path / IMAGES).write_bytes(payloads[IMAGES])
     assert len(spec_for(payloads).read(tmp_path, verify=True).train) == N_TRAIN
+
+
+def test_test_images_only_variant_splits_the_official_test_set(tmp_path: Path):
+    from aelab.data.mnist import TestImagesOnly
+
+    payloads = write_mnist(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte.gz").unlink()  # as offline: no training images
+    spec = TestImagesOnly(spec_for(payloads), n_train=4)
+    assert spec.inventory(tmp_path)[1] == []  # complete without the training files
+    ds = spec.read(tmp_path, verify=True)
+    arrays = tiny_mnist_arrays()
+    assert ds.name.endswith("mnist-test-split") and (len(ds.train), len(ds.test)) == (4, N_TEST - 4)
+    assert np.array_equal(ds.train.images[:, 0].numpy(), arrays["t10k-images-idx3-ubyte"][:4])
+    assert np.array_equal(ds.test.images[:, 0].numpy(), arrays["t10k-images-idx3-ubyte"][4:])
+    assert "official test images only" in ds.location

@@ -58,3 +58,18 @@ def test_real_mnist_without_train_images_says_what_is_missing():
     message = str(err.value)
     assert f"{folder} (has" in message and "missing train-images-idx3-ubyte" in message
     assert "--data-dir" in message and "download" in message
+
+
+def test_real_mnist_test_split_dataset():
+    real_folder("mnist")
+    ds = load_dataset("mnist-test-split", REAL_ROOT, download=False)
+    assert (len(ds.train), len(ds.test)) == (8_000, 2_000)
+    assert ds.train.labels[:3].tolist() == [7, 2, 1]
+
+
+def test_plain_mnist_without_train_images_points_to_the_test_split():
+    real_folder("mnist")
+    if any((REAL_ROOT / "mnist").glob("train-images-idx3-ubyte*")):
+        pytest.skip("this copy of MNIST has its training images")
+    with pytest.raises(DataError, match="mnist-test-split"):
+        load_dataset("mnist", REAL_ROOT, download=False)

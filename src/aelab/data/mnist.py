@@ -46,6 +46,7 @@ class IdxDataset:
     test: IdxSplit
     class_names: tuple[str, ...]
     mirrors: tuple[str, ...]
+    hint: str = ""  # shown when the files are missing
 
     def files(self) -> tuple[IdxFile, ...]:
         return (self.train.images, self.train.labels, self.test.images, self.test.labels)
@@ -119,6 +120,7 @@ MNIST = IdxDataset(
     ),
     class_names=tuple("0123456789"),
     mirrors=MNIST_MIRRORS,
+    hint="Without MNIST's training images, `--dataset mnist-test-split` trains on the first 8,000 official test images and tests on the last 2,000.",
 )
 FASHION_MNIST = IdxDataset(
     name="fashion-mnist",
@@ -134,5 +136,52 @@ FASHION_MNIST = IdxDataset(
     mirrors=FASHION_MIRRORS,
 )
 # fmt: on
+
+
+@dataclass(frozen=True)
+class TestImagesOnly:
+    """A dataset's official test split alone, cut into train (first `n_train`) and test (the rest).
+
+    For machines that have the test files but not the training images (offline,
+    MNIST's training images often are not). The files are the base dataset's and
+    are looked for in its folder.
+    """
+
+    base: IdxDataset
+    n_train: int
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    def files(self) -> tuple[IdxFile, ...]:
+        return (self.base.test.images, self.base.test.labels)
+
+    def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
+        present, missing = [], []
+        for f in self.files():
+            (present if find_file(folder, f) else missing).append(f.name)
+        return present, missing
+
+    def read(self, folder: Path, *, verify: bool) -> ImageDataset:
+        official_test = read_split(folder, self.base.test, self.base.class_names, verify)
+        n = len(official_test)
+        train, test = official_test.subset(slice(0, self.n_train)), official_test.subset(slice(self.n_train, n))
+        location = f"{folder} (official test images only: first {self.n_train:,} train, last {n - self.n_train:,} test)"
+        return ImageDataset(f"{self.base.name}-test-split", train, test, self.base.class_names, location)
+
+    def fetch(self, folder: Path, *, verify: bool) -> None:
+        for f in self.files():
+            if find_file(folder, f) is None:
+                download([m + f.name + GZ for m in self.base.mirrors], folder / (f.name + GZ), f.md5 if verify else None)
+
+    def wanted(self) -> str:
+        return ", ".join(f"{f.name}[{GZ}]" for f in self.files())
+
+    def origin(self) -> str:
+        return self.base.origin()
+
+
 register(Downloadable(MNIST))
 register(Downloadable(FASHION_MNIST))
+register(Downloadable(TestImagesOnly(MNIST, n_train=8000), alias="mnist-test-split"))

@@ -110,6 +110,8 @@ def missing_message(files: FileSet, search: Search, data_dir: PathLike | None) -
         f"when downloads are allowed; needs network), or pass --data-dir (or set {ENV_VAR}) to a folder with "
         f"{files.wanted()}."
     )
+    if getattr(files, "hint", ""):
+        lines.append(files.hint)
     return "\n".join(lines)
 
 
@@ -118,10 +120,11 @@ class Downloadable:
     """A registry entry for a dataset found on disk or downloaded: see the module docstring."""
 
     files: FileSet
+    alias: str | None = None  # register under this name; files are still looked for under files.name
 
     @property
     def name(self) -> str:
-        return self.files.name
+        return self.alias or self.files.name
 
     def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
         search = locate(self.files, search_roots(data_dir))
