@@ -126,3 +126,11 @@ def test_evaluate_reports_reconstruction_metrics(blobs_npz, tmp_path):
     assert metrics["mse_per_image"] == pytest.approx(metrics["mse_per_pixel"] * 784)
     assert 0 < metrics["mse_per_pixel"] < 0.2 and metrics["psnr_db"] > 5
     assert json.loads((run / "evaluation.json").read_text())["mse_per_pixel"] == metrics["mse_per_pixel"]
+
+
+def test_truncated_weights_give_a_clear_error(blobs_npz, tmp_path):
+    run = aelab.train(config(blobs_npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
+    weights = run / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(aelab.AelabError, match="truncated or corrupted"):
+        aelab.load_model(run)

@@ -37,30 +37,19 @@ class IdxSplit:
     labels: IdxFile
 
 
-@dataclass(frozen=True)
-class IdxDataset:
-    """The files, checksums, class names and mirrors of an MNIST-style dataset."""
+class IdxFileSet:
+    """Finding, fetching and describing a set of IDX files: needs `files()` and `mirrors`."""
 
-    name: str
-    train: IdxSplit
-    test: IdxSplit
-    class_names: tuple[str, ...]
     mirrors: tuple[str, ...]
-    hint: str = ""  # shown when the files are missing
 
     def files(self) -> tuple[IdxFile, ...]:
-        return (self.train.images, self.train.labels, self.test.images, self.test.labels)
+        raise NotImplementedError
 
     def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
         present, missing = [], []
         for f in self.files():
             (present if find_file(folder, f) else missing).append(f.name)
         return present, missing
-
-    def read(self, folder: Path, *, verify: bool) -> ImageDataset:
-        train = read_split(folder, self.train, self.class_names, verify)
-        test = read_split(folder, self.test, self.class_names, verify)
-        return ImageDataset(self.name, train, test, self.class_names, str(folder))
 
     def fetch(self, folder: Path, *, verify: bool) -> None:
         for f in self.files():
@@ -73,6 +62,26 @@ class IdxDataset:
 
     def origin(self) -> str:
         return " or ".join(self.mirrors) or "no known mirror"
+
+
+@dataclass(frozen=True)
+class IdxDataset(IdxFileSet):
+    """The files, checksums, class names and mirrors of an MNIST-style dataset."""
+
+    name: str
+    train: IdxSplit
+    test: IdxSplit
+    class_names: tuple[str, ...]
+    mirrors: tuple[str, ...]
+    hint: str = ""  # shown when the files are missing
+
+    def files(self) -> tuple[IdxFile, ...]:
+        return (self.train.images, self.train.labels, self.test.images, self.test.labels)
+
+    def read(self, folder: Path, *, verify: bool) -> ImageDataset:
+        train = read_split(folder, self.train, self.class_names, verify)
+        test = read_split(folder, self.test, self.class_names, verify)
+        return ImageDataset(self.name, train, test, self.class_names, str(folder))
 
 
 def find_file(folder: Path, f: IdxFile) -> Path | None:
@@ -139,7 +148,7 @@ FASHION_MNIST = IdxDataset(
 
 
 @dataclass(frozen=True)
-class TestImagesOnly:
+class TestImagesOnly(IdxFileSet):
     """A dataset's official test split alone, cut into train (first `n_train`) and test (the rest).
 
     For machines that have the test files but not the training images (offline,
@@ -154,14 +163,12 @@ class TestImagesOnly:
     def name(self) -> str:
         return self.base.name
 
+    @property
+    def mirrors(self) -> tuple[str, ...]:
+        return self.base.mirrors
+
     def files(self) -> tuple[IdxFile, ...]:
         return (self.base.test.images, self.base.test.labels)
-
-    def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
-        present, missing = [], []
-        for f in self.files():
-            (present if find_file(folder, f) else missing).append(f.name)
-        return present, missing
 
     def read(self, folder: Path, *, verify: bool) -> ImageDataset:
         official_test = read_split(folder, self.base.test, self.base.class_names, verify)
@@ -169,17 +176,6 @@ class TestImagesOnly:
         train, test = official_test.subset(slice(0, self.n_train)), official_test.subset(slice(self.n_train, n))
         location = f"{folder} (official test images only: first {self.n_train:,} train, last {n - self.n_train:,} test)"
         return ImageDataset(f"{self.base.name}-test-split", train, test, self.base.class_names, location)
-
-    def fetch(self, folder: Path, *, verify: bool) -> None:
-        for f in self.files():
-            if find_file(folder, f) is None:
-                download([m + f.name + GZ for m in self.base.mirrors], folder / (f.name + GZ), f.md5 if verify else None)
-
-    def wanted(self) -> str:
-        return ", ".join(f"{f.name}[{GZ}]" for f in self.files())
-
-    def origin(self) -> str:
-        return self.base.origin()
 
 
 register(Downloadable(MNIST))
