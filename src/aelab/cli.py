@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--batch-size", type=int, default=1000)
+    evaluate.add_argument("--nll-samples", type=int, metavar="K", help="also estimate log p(x) by importance sampling with K samples (VAEs)")
+    evaluate.add_argument("--nll-subset", type=int, metavar="N", help="estimate it on the first N test images only")
 
     datasets = sub.add_parser("datasets", help="list datasets and where their files were found")
     datasets.add_argument("--data-dir", help="also look in this folder")
@@ -88,9 +90,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from aelab import pipeline
 
-    metrics = pipeline.evaluate(args.run, device=args.device, batch_size=args.batch_size)
+    metrics = pipeline.evaluate(args.run, device=args.device, batch_size=args.batch_size,
+                                nll_samples=args.nll_samples, nll_subset=args.nll_subset)
     for key, value in metrics.items():
         print(f"{key:>14}  {value:.6g}" if isinstance(value, float) else f"{key:>14}  {value}")
+    if "log_px_iwae" in metrics:
+        print(f"test log p(x) >= {metrics['log_px_iwae']:.2f} nats per image (IWAE bound, K = {metrics['nll_samples']} samples, "
+              f"first {metrics['nll_images']:,} test images, binarize {metrics['nll_binarize']}); ELBO {metrics['elbo']:.2f} on the same images")
     return 0
 
 

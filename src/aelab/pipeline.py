@@ -16,11 +16,13 @@ from aelab.errors import AelabError, ConfigError
 from aelab.evaluate import reconstruction_metrics
 from aelab.io import write_json
 from aelab.models import Autoencoder, build_model
-from aelab.plots import save_loss_curves, save_reconstruction_pairs
+from aelab.likelihood import importance_sampled_log_likelihood, require_vae
+from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
 from aelab.train import Splits, fit, make_optimizer
 
 Log = Callable[[str], None]
+SAMPLE_GRID = 10  # prior samples written as a 10 x 10 grid
 
 
 def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = True, log: Log = print) -> Path:
@@ -60,6 +62,8 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
     log(f"data  {dataset.name} from {dataset.location}: train {len(splits.train):,}, "
         f"{'val = test' if splits.val_is_test else f'val {len(splits.val):,}'}, test {len(splits.test):,}")
     log(f"model {config.model.name}: {n_params:,} parameters, code {tuple(model.code_shape)}, on {device}")
+    if model.loss_description():
+        log(model.loss_description())
     start = time.perf_counter()
     history = fit(model, optimizer, splits, config.train, run, history, progress, log)
     save_loss_curves(history, run.loss_plot)
@@ -67,6 +71,8 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
     with torch.inference_mode():
         model.eval()
         save_reconstruction_pairs(pairs, model(pairs), run.reconstructions)
+    if model.can_sample:
+        save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
     log(f"done in {time.perf_counter() - start:.1f} s: {run.root}")
     return run.root
 
@@ -94,13 +100,30 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoe
     return model.to(device).eval()
 
 
-def evaluate(run_dir: str | Path, *, device: str = "auto", batch_size: int = 1000) -> dict:
-    """Reconstruction metrics of a run on its test split; also written to evaluation.json."""
+def evaluate(
+    run_dir: str | Path,
+    *,
+    device: str = "auto",
+    batch_size: int = 1000,
+    nll_samples: int | None = None,
+    nll_subset: int | None = None,
+) -> dict:
+    """Reconstruction metrics of a run on its test split; also written to evaluation.json.
+
+    With `nll_samples` K, also the importance-sampled log-likelihood (IWAE bound with K
+    samples) and the ELBO, nats per image, on the first `nll_subset` test images (all if None).
+    """
     run = RunFiles(Path(run_dir)).require()
     config = load_config_file(run.config)
     device = resolve_device(device)
     _, splits = prepare_data(config.data, config.train.seed)
-    metrics = {"split": "test", **reconstruction_metrics(load_model(run.root, device), splits.test, batch_size, device)}
+    model = load_model(run.root, device)
+    metrics = {"split": "test", **reconstruction_metrics(model, splits.test, batch_size, device)}
+    if nll_samples is not None:
+        test = splits.test if nll_subset is None else splits.test.subset(slice(0, nll_subset))
+        view = require_vae(model).evaluation_view(test)
+        metrics |= importance_sampled_log_likelihood(model, view, nll_samples, seed=config.train.seed, device=device)
+        metrics["nll_binarize"] = model.config.binarize
     write_json(run.evaluation, metrics)
     return metrics
 

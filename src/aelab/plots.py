@@ -53,6 +53,11 @@ def save_strip(originals: torch.Tensor, reconstructions: torch.Tensor, path: Pat
     save_png(image_grid(torch.cat([originals, reconstructions]), len(originals), scale=2), path)
 
 
+def save_samples(images: torch.Tensor, path: Path, ncols: int = 10) -> None:
+    """Images drawn from a model's prior, `ncols` to a row."""
+    save_png(image_grid(images, ncols, pad=2, scale=2), path)
+
+
 def save_loss_curves(history: Sequence[dict], path: Path, keys: Sequence[str] = ("train_loss", "val_loss", "test_loss")) -> None:
     fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()

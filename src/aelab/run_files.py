@@ -26,6 +26,7 @@ class RunFiles:
     reconstructions = property(lambda self: self.root / "reconstructions.png")
     strips = property(lambda self: self.root / "reconstructions")
     evaluation = property(lambda self: self.root / "evaluation.json")
+    samples = property(lambda self: self.root / "samples.png")  # prior samples, where the model can sample
 
     def strip(self, epoch: int) -> Path:
         return self.strips / f"epoch_{epoch:03d}.png"

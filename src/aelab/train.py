@@ -55,19 +55,22 @@ def fit(
     history = list(history or [])
     device = next(model.parameters()).device
     strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
+    val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         start = time.perf_counter()
-        train_loss = train_one_epoch(model, optimizer, splits.train, cfg, epoch, device, progress)
+        train_terms = train_one_epoch(model, optimizer, splits.train, cfg, epoch, device, progress)
         seconds = time.perf_counter() - start
+        train_loss = train_terms["loss"]
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"the training loss became {train_loss} in epoch {epoch}. The last good checkpoint "
                 f"(epoch {epoch - 1}) is kept in {run.root}. Try a lower learning rate (--lr)."
             )
-        row = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "images_per_s": len(splits.train) / seconds}
-        row |= {f"val_{k}": v for k, v in mean_loss(model, splits.val, cfg.eval_batch_size, device).items()}
+        row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_terms.items()}}
+        row |= {"seconds": seconds, "images_per_s": len(splits.train) / seconds}
+        row |= {f"val_{k}": v for k, v in mean_loss(model, val, cfg.eval_batch_size, device).items()}
         if cfg.test_each_epoch and not splits.val_is_test:
-            row |= {f"test_{k}": v for k, v in mean_loss(model, splits.test, cfg.eval_batch_size, device).items()}
+            row |= {f"test_{k}": v for k, v in mean_loss(model, test, cfg.eval_batch_size, device).items()}
         history.append(row)
         save_checkpoint(run.checkpoint, model, optimizer, epoch, history)
         save_weights(model, run.weights)
@@ -79,29 +82,41 @@ def fit(
     return history
 
 
-def train_one_epoch(model, optimizer, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> float:
-    """One pass over `split`; returns the mean training loss (one host sync per epoch)."""
+def train_one_epoch(model, optimizer, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> dict[str, float]:
+    """One pass over `split`; returns the means of the loss and its terms (one host sync per epoch)."""
     model.train()
-    total = torch.zeros((), dtype=torch.float64, device=device)
+    sums: dict[str, torch.Tensor] = {}
     bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
     for step, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
         out = model.loss(x)
         optimizer.zero_grad(set_to_none=True)
         out.total.backward()
         optimizer.step()
-        total += out.total.detach() * len(x)
+        for name, value in {"loss": out.total, **out.terms}.items():
+            sums[name] = sums.get(name, 0) + value.detach().double() * len(x)
         if not bar.disable:
             bar.update(len(x))
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{out.total.item():.4g}")
     bar.close()
-    return (total / len(split)).item()
+    return {name: (total / len(split)).item() for name, total in sums.items()}
 
 
 def summary_line(row: dict, epochs: int) -> str:
-    parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}", f"train {row['train_loss']:.5g}"]
-    for prefix in ("val", "test"):
+    parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}"]
+    for prefix in ("train", "val", "test"):
         if f"{prefix}_loss" in row:
-            parts.append(f"{prefix} {row[f'{prefix}_loss']:.5g}")
+            parts.append(split_summary(row, prefix))
     parts.append(f"{row['seconds']:.1f} s ({row['images_per_s']:,.0f} img/s)")
     return "  ".join(parts)
+
+
+def split_summary(row: dict, prefix: str) -> str:
+    """`test 0.0123`, or for models that report a negative ELBO (`nelbo`, nats per image):
+    `test ELBO -95.31 (rec 80.12, KL 15.19)`, plus the loss where it differs (beta != 1)."""
+    loss = row[f"{prefix}_loss"]
+    if f"{prefix}_nelbo" not in row:
+        return f"{prefix} {loss:.5g}"
+    nelbo = row[f"{prefix}_nelbo"]
+    text = f"{prefix} ELBO {-nelbo:.2f} (rec {row[f'{prefix}_rec']:.2f}, KL {row[f'{prefix}_kl']:.2f}"
+    return text + (")" if math.isclose(loss, nelbo, rel_tol=1e-6) else f", loss {loss:.2f})")

@@ -9,6 +9,8 @@ from aelab.models.registry import build_model, create_model, list_models, model_
 
 # Each import registers its models.
 from aelab.models import conv_ae  # noqa: E402,F401  isort: skip
+from aelab.models import vae  # noqa: E402,F401  isort: skip
+from aelab.models import mmd_vae  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "Autoencoder",

@@ -5,6 +5,10 @@
     x_hat = model(x)           # decode(encode(x))
     out = model.loss(x)        # LossOutput(total, terms): what training minimises
 
+Optional parts, with defaults here: `loss_description()` (logged once when
+training starts), `evaluation_view(split)` (the split as the loss scores it at
+evaluation, e.g. one fixed binarisation), and `sample(n)` where `can_sample`.
+
 `encoder` and `decoder` are sub-modules that can be called on their own. Models
 with a stochastic code (VAEs) return the posterior mean from `encode`, so that
 analyses of the latent space work on every model alike.
@@ -13,10 +17,13 @@ analyses of the latent space work on every model alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from aelab.data import Split
 
 
 @dataclass
@@ -34,6 +41,7 @@ class LossOutput(NamedTuple):
 
 class Autoencoder(nn.Module):
     config_class: type[ModelConfig] = ModelConfig
+    can_sample: ClassVar[bool] = False  # True where `sample` draws images from a prior
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -52,6 +60,18 @@ class Autoencoder(nn.Module):
 
     def loss(self, x: torch.Tensor) -> LossOutput:
         raise NotImplementedError
+
+    def loss_description(self) -> str:
+        """What `loss` computes and how it is scaled (sum or mean, over what), for the log."""
+        return ""
+
+    def evaluation_view(self, split: Split) -> Split:
+        """The split as `loss` should score it when evaluating; the split itself by default."""
+        return split
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images (n, C, H, W) in [0, 1] drawn from the model's prior."""
+        raise NotImplementedError(f"{type(self).__name__} has no prior to sample from")
 
     @property
     def code_shape(self) -> tuple[int, ...]:

@@ -59,6 +59,9 @@ class ConvAutoencoder(Autoencoder):
                 deconvs,
             )
 
+    def loss_description(self) -> str:
+        return f"loss: {self.config.loss}, the mean over pixels and over the batch"
+
     def loss(self, x: torch.Tensor) -> LossOutput:
         value = reconstruction_loss(self(x), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach()})
