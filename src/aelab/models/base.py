@@ -53,6 +53,12 @@ class Autoencoder(nn.Module):
     def loss(self, x: torch.Tensor) -> LossOutput:
         raise NotImplementedError
 
+    def feature_extractor(self) -> nn.Module:
+        """What classifiers and linear probes read: (B, C, H, W) -> (B, F). Shares the
+        encoder's parameters. The flattened code by default; models whose useful
+        features differ from their code (winner-take-all) override it."""
+        return nn.Sequential(self.encoder, nn.Flatten())
+
     @property
     def code_shape(self) -> tuple[int, ...]:
         """Shape of one image's code, found by encoding a dummy input."""
