@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--nll-samples", type=int, metavar="K", help="also estimate log p(x) by importance sampling with K samples (VAEs)")
     evaluate.add_argument("--nll-subset", type=int, metavar="N", help="estimate it on the first N test images only")
 
+    classify = sub.add_parser("classify", help="train a classifier from a run's encoder (probe, fine-tune or from scratch)")
+    classify.add_argument("run", metavar="RUN")
+    mode = classify.add_mutually_exclusive_group()
+    mode.add_argument("--freeze", dest="mode", action="store_const", const="probe", help="freeze the encoder: a linear probe")
+    mode.add_argument("--fine-tune", dest="mode", action="store_const", const="fine-tune", help="train encoder and head (default)")
+    mode.add_argument("--from-scratch", dest="mode", action="store_const", const="scratch", help="same network from random weights, same budget")
+    classify.add_argument("--replace-last", action="store_true", help="drop the encoder's last weighted layer (seed 001, exercise 4)")
+    classify.add_argument("--epochs", type=int, default=5)
+    classify.add_argument("--batch-size", type=int, default=128)
+    classify.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    classify.add_argument("--seed", type=int, default=0)
+    classify.add_argument("--device", default="auto")
+    classify.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     datasets = sub.add_parser("datasets", help="list datasets and where their files were found")
     datasets.add_argument("--data-dir", help="also look in this folder")
 
@@ -100,6 +114,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from aelab.classify import ClassifyConfig, classify
+
+    cfg = ClassifyConfig(mode=args.mode or "fine-tune", replace_last=args.replace_last, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device)
+    summary = classify(args.run, cfg, progress=not args.no_progress)
+    print(f"test accuracy {summary['test_accuracy']:.2%} after {cfg.epochs} epochs: {args.run}/{cfg.folder_name}")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from aelab.data import dataset_status, list_datasets
 
@@ -125,7 +149,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "datasets": cmd_datasets, "models": cmd_models}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,9 +8,7 @@ from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.registry import build_model, create_model, list_models, model_config_class, register_model
 
 # Each import registers its models.
-from aelab.models import conv_ae  # noqa: E402,F401  isort: skip
-from aelab.models import vae  # noqa: E402,F401  isort: skip
-from aelab.models import mmd_vae  # noqa: E402,F401  isort: skip
+from aelab.models import conv_ae, conv_presets, mlp_ae, mmd_vae, vae, wta  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "Autoencoder",

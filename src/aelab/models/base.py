@@ -73,6 +73,12 @@ class Autoencoder(nn.Module):
         """n images (n, C, H, W) in [0, 1] drawn from the model's prior."""
         raise NotImplementedError(f"{type(self).__name__} has no prior to sample from")
 
+    def feature_extractor(self) -> nn.Module:
+        """What classifiers and linear probes read: (B, C, H, W) -> (B, F). Shares the
+        encoder's parameters. The flattened code by default; models whose useful
+        features differ from their code (winner-take-all) override it."""
+        return nn.Sequential(self.encoder, nn.Flatten())
+
     @property
     def code_shape(self) -> tuple[int, ...]:
         """Shape of one image's code, found by encoding a dummy input."""

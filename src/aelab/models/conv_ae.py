@@ -4,6 +4,7 @@ Defaults are seed 004's network (Q1 = Q2 = 32, K = 10):
     encoder: conv 5x5/2 -> ReLU -> conv 5x5/2 -> ReLU -> flatten -> dense K
     decoder: dense -> ReLU -> reshape -> convT 5x5/2 -> ReLU -> convT 5x5/2 -> sigmoid
 With `latent_dim = None` there is no dense layer and the code is the last feature map.
+Named presets of the same network (seeds 001 and 003) are in conv_presets.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aelab.models.registry import register_model
 @dataclass
 class ConvAEConfig(ModelConfig):
     name: str = "conv-ae"
-    channels: tuple[int, ...] = (32, 32)  # one stride-2 (or pooled) conv per entry
+    channels: tuple[int, ...] = (32, 32)  # one stride-2 (pooled, or unit-stride) conv per entry
     kernel_size: int = 5
     latent_dim: int | None = 10
     downsample: Downsample = "stride"
@@ -31,6 +32,7 @@ class ConvAEConfig(ModelConfig):
     activation: Activation = "relu"
     output_activation: Activation = "sigmoid"
     loss: ReconstructionLoss = "mse"
+    code_size: tuple[int, int] | None = None  # pooling only: the last pooling lands on this (h, w)
 
 
 @register_model("conv-ae")
@@ -40,7 +42,9 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, config: ConvAEConfig):
         super().__init__(config)
         c, h, w = config.input_shape
-        convs, sizes = conv_encoder(c, config.channels, config.kernel_size, config.downsample, config.activation, (h, w))
+        convs, sizes = conv_encoder(
+            c, config.channels, config.kernel_size, config.downsample, config.activation, (h, w), config.code_size
+        )
         feature_shape = (config.channels[-1], *sizes[-1])
         flat = math.prod(feature_shape)
         deconvs = conv_decoder(
