@@ -68,3 +68,20 @@ def test_cli_classify(trained_run, capsys):
     assert main(["classify", str(trained_run), "--freeze", "--replace-last", "--epochs", "1", "--no-progress"]) == 0
     assert "test accuracy" in capsys.readouterr().out
     assert (trained_run / "classify-probe-replace-last" / "metrics.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_real_mnist_test_split_pooled_ae_then_seed_001_classifier(tmp_path):
+    """Seed 001 on MNIST's test images: the pooled AE trains from the CLI, then exercise 4."""
+    from tests.conftest import real_data_dir
+
+    root = real_data_dir()
+    if root is None or not any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
+        pytest.skip("MNIST test images not found: set AELAB_DATA_DIR to a folder with mnist/ in it")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "pooled-conv-ae", "--dataset", "mnist-test-split", "--data-dir", str(root),
+                 "--epochs", "1", "--set", "data.train_subset=2000", "--set", "data.test_subset=500",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["model"]["code_size"] == [2, 1]
+    summary = classify(run, ClassifyConfig(replace_last=True, epochs=2, lr=3e-3), progress=False, log=lambda _: None)
+    assert summary["test_accuracy"] > 0.5  # ten digits; chance is 0.1
