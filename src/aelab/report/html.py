@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from aelab.io import write_text
 from aelab.report.style import CSS
 
-SHORT_LIST = 4  # lists up to this long are shown inline in a numbers table; longer ones stay in the JSON
+SHORT_LIST = 4  # lists and mappings up to this long are shown in a numbers table; longer ones stay in the JSON
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -146,11 +146,13 @@ def fmt(value: Any) -> str:
 
 
 def flat_numbers(numbers: dict, prefix: str = "") -> dict[str, Any]:
-    """Scalars and short lists, with nested keys joined by '.'; long lists stay in the JSON."""
+    """Scalars and short lists, with nested keys joined by '.'; long lists and long
+    mappings (per-class values, which the analysis' own tables show) stay in the JSON."""
     out: dict[str, Any] = {}
     for key, value in numbers.items():
         if isinstance(value, dict):
-            out |= flat_numbers(value, f"{prefix}{key}.")
+            if len(value) <= SHORT_LIST:
+                out |= flat_numbers(value, f"{prefix}{key}.")
         elif not isinstance(value, list) or (len(value) <= SHORT_LIST and all(not isinstance(v, (list, dict)) for v in value)):
             out[f"{prefix}{key}"] = value
     return out
