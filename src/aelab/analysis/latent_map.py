@@ -75,13 +75,14 @@ class LatentMap(Analysis):
         return AnalysisResult(numbers, [("map", draw(panels, ctx.class_names))], data={"kind": "code", "panels": panels, "class_names": ctx.class_names})
 
     def combine(self, results):
-        """Runs side by side; raw 2-D codes share their axes so scales compare (AE vs VAE)."""
-        if len(results) < 2:
+        """2-D codes of several runs on shared axes, so their scales compare (AE vs VAE, seed 001).
+
+        Embeddings (t-SNE, PCA) have no common scale: the runs' own figures sit side by side.
+        """
+        if len(results) < 2 or any(r.data["kind"] != "code" for _, r in results):
             return []
-        rows = [[(f"{label}: {p[0]}", *p[1:]) for p in r.data["panels"]] for label, r in results]
-        shared = all(r.data["kind"] == "code" for _, r in results)
-        panels = [p for row in zip(*rows) for p in row] if len(set(map(len, rows))) == 1 else [p for row in rows for p in row]
-        return [("map", draw(panels, results[0][1].data["class_names"], ncols=len(results), shared=shared))]
+        panels = [(f"{label}: {p[0]}", *p[1:]) for label, r in results for p in r.data["panels"]]
+        return [("map", draw(panels, results[0][1].data["class_names"], shared=True))]
 
 
 def draw(panels, class_names, ncols: int | None = None, shared: bool = False):

@@ -53,7 +53,7 @@ def render_comparison(data: dict, root: Path) -> str:
     labels = [r["label"] for r in data["runs"]]
     sections = []
     for i, a in enumerate(data["analyses"], 1):
-        body = "".join(img(root / f, caption(f)) for f in a["combined_figures"])
+        body = "".join(img(root / f, "") for f in a["combined_figures"])
         cells = []
         for label, r in zip(labels, a["runs"]):
             inner = "<p class='meta'>does not apply</p>" if r is None else (error(r) or "".join(img(root / f, "") for f in r["figures"]))
@@ -102,10 +102,6 @@ def img(path: Path, text: str) -> str:
     cap = f"<figcaption>{escape(text)}</figcaption>" if text else ""
     alt = escape(text or path.stem.replace("-", ": ").replace("_", " "))
     return f"<figure><img src='data:image/png;base64,{encoded}' alt='{alt}'>{cap}</figure>"
-
-
-def caption(file: str) -> str:
-    return Path(file).stem.split("-", 1)[-1].replace("_", " ")
 
 
 def error(a: dict) -> str:
