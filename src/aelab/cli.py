@@ -66,7 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_argument("--data-dir", help="also look in this folder")
 
     sub.add_parser("models", help="list the registered models and their options")
+
+    sub.add_parser("analyses", help="list the registered analyses and their parameters")
+
+    analyze = sub.add_parser("analyze", help="every analysis that fits a run: PNGs, analysis.json and report.html in the run folder")
+    analyze.add_argument("run", metavar="RUN")
+    add_analysis_options(analyze)
+
+    compare = sub.add_parser("compare", help="the same analyses of several runs side by side in one report")
+    compare.add_argument("runs", metavar="RUN", nargs="+")
+    compare.add_argument("--out", required=True, help="folder for the comparison's report.html, comparison.json and PNGs")
+    compare.add_argument("--labels", help="comma-separated names of the runs (default: their folder names)")
+    add_analysis_options(compare)
     return parser
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", help="comma-separated analyses to run (see `aelab analyses`)")
+    parser.add_argument("--skip", help="comma-separated analyses to leave out")
+    parser.add_argument("--param", action="append", default=[], metavar="ANALYSIS.KEY=VALUE",
+                        help="an analysis parameter, e.g. knn.k=10 or latent_map.tsne_count=2000")
+    parser.add_argument("--tsne-count", type=int, help="test codes embedded by t-SNE (latent_map.tsne_count, default 1000)")
+    parser.add_argument("--device", default="auto")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +170,55 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models}
+def analysis_options(args: argparse.Namespace) -> dict:
+    from aelab.config import parse_assignment
+
+    params: dict[str, dict] = {}
+    for item in args.param:
+        key, value = parse_assignment(item)
+        name, dot, option = key.partition(".")
+        if not dot:
+            raise AelabError(f"--param expects ANALYSIS.KEY=VALUE (e.g. knn.k=10), got {item!r}.")
+        params.setdefault(name, {})[option] = value
+    if args.tsne_count is not None:
+        params.setdefault("latent_map", {})["tsne_count"] = args.tsne_count
+    names = lambda text: [n.strip() for n in text.split(",") if n.strip()] if text else None  # noqa: E731
+    return {"only": names(args.only), "skip": names(args.skip), "params": params, "device": args.device}
+
+
+def cmd_analyses(args: argparse.Namespace) -> int:
+    from aelab.analysis import ordered_analyses
+
+    for analysis in ordered_analyses():
+        print(f"{analysis.name:<16} {analysis.title}\n  {json.dumps(analysis.defaults())}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from aelab.analysis import analyze
+
+    return failed_status(analyze(args.run, **analysis_options(args)).with_name("analysis.json"))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from aelab.analysis.compare import compare
+
+    labels = [n.strip() for n in args.labels.split(",")] if args.labels else None
+    return failed_status(compare(args.runs, args.out, labels=labels, **analysis_options(args)).with_name("comparison.json"))
+
+
+def failed_status(summary_path) -> int:
+    """1 when any analysis failed (each failure is shown in the report and was logged), else 0."""
+    entries = json.loads(summary_path.read_text())["analyses"]
+    results = [r for e in entries for r in e.get("runs", [e]) if r]
+    failed = sorted({r["name"] for r in results if r.get("error")})
+    if failed:
+        print(f"aelab: {len(failed)} analysis(es) failed: {', '.join(failed)} (see the report)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models,
+            "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,6 +27,9 @@ class RunFiles:
     strips = property(lambda self: self.root / "reconstructions")
     evaluation = property(lambda self: self.root / "evaluation.json")
     samples = property(lambda self: self.root / "samples.png")  # prior samples, where the model can sample
+    analysis_dir = property(lambda self: self.root / "analysis")  # one PNG per figure
+    analysis_json = property(lambda self: self.root / "analysis.json")
+    report = property(lambda self: self.root / "report.html")
 
     def strip(self, epoch: int) -> Path:
         return self.strips / f"epoch_{epoch:03d}.png"

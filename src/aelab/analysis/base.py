@@ -1,0 +1,89 @@
+"""The analysis plug-in contract: one small registered file per analysis.
+
+    @register_analysis
+    class Reconstructions(Analysis):
+        name, title, order = "reconstructions", "Reconstructions", 10
+        note = "what a student should look for in the figure"
+        def run(self, ctx, n=100) -> AnalysisResult: ...
+
+`run` takes the run (an `AnalysisContext`: model, data, cached codes) and the
+analysis' own keyword parameters, whose defaults are the documented options.
+It returns numbers (JSON-ready), figures (matplotlib `Figure`s) and optional
+tables. `combine` draws one figure from the results of several runs (used by
+`aelab compare` where shared axes or colours make runs comparable).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from matplotlib.figure import Figure
+
+from aelab.errors import ConfigError
+from aelab.registry import Registry
+
+
+@dataclass
+class Table:
+    """A table for the report: `rows` are lists aligned with `columns`."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows}
+
+
+@dataclass
+class AnalysisResult:
+    numbers: dict[str, Any]
+    figures: list[tuple[str, Figure]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # arrays kept for `combine`, never written
+
+
+class Analysis:
+    name: ClassVar[str]
+    title: ClassVar[str]
+    note: ClassVar[str]  # one line: what to look for
+    order: ClassVar[int]  # position in the report (the issue's order)
+
+    def applies(self, ctx) -> bool:
+        """Whether this analysis makes sense for the run's model and data."""
+        return True
+
+    def run(self, ctx, **params) -> AnalysisResult:
+        raise NotImplementedError
+
+    def combine(self, results: list[tuple[str, AnalysisResult]]) -> list[tuple[str, Figure]]:
+        """One figure over several runs (label, result); none by default."""
+        return []
+
+    def defaults(self) -> dict[str, Any]:
+        """The keyword parameters of `run` and their defaults."""
+        sig = inspect.signature(self.run)
+        return {k: p.default for k, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY or p.default is not p.empty}
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        valid = self.defaults()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            listing = ", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none"
+            raise ConfigError(f"analysis {self.name!r} has no parameter {unknown[0]!r}. Its parameters: {listing}.")
+
+
+ANALYSES: Registry[Analysis] = Registry("analysis")
+
+
+def register_analysis(cls: type[Analysis]) -> type[Analysis]:
+    """Register one instance of `cls` under `cls.name`."""
+    ANALYSES.register(cls.name)(cls())
+    return cls
+
+
+def ordered_analyses() -> list[Analysis]:
+    """Every registered analysis in report order."""
+    return sorted((ANALYSES.get(n) for n in ANALYSES.names()), key=lambda a: (a.order, a.name))

@@ -1,0 +1,128 @@
+"""`aelab analyze`: run the analyses that fit a run, time each, write PNGs,
+analysis.json and report.html into the run folder."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from aelab.analysis.base import ANALYSES, Analysis, AnalysisResult, ordered_analyses
+from aelab.analysis.context import AnalysisContext
+from aelab.errors import ConfigError
+from aelab.io import atomic_path, write_json
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    analysis: Analysis
+    result: AnalysisResult | None
+    seconds: float  # the analysis' own time, shared encoding excluded
+    error: str | None = None
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        a, r = self.analysis, self.result
+        return {"name": a.name, "title": a.title, "note": a.note, "seconds": round(self.seconds, 3), "error": self.error,
+                "figures": self.files, "numbers": jsonable(r.numbers) if r else {},
+                "tables": [t.to_dict() for t in r.tables] if r else []}
+
+
+def select(only: Iterable[str] | None, skip: Iterable[str] | None, params: dict[str, dict] | None) -> list[Analysis]:
+    """The analyses asked for, in report order; unknown names and parameters fail before anything runs."""
+    only, skip, params = list(only or []), list(skip or []), dict(params or {})
+    for name in [*only, *skip, *params]:
+        ANALYSES.get(name)
+    for name, values in params.items():
+        ANALYSES.get(name).check_params(values)
+    return [a for a in ordered_analyses() if (not only or a.name in only) and a.name not in skip]
+
+
+def run_one(analysis: Analysis, ctx: AnalysisContext, params: dict[str, Any], log: Log) -> Outcome:
+    shared_before = sum(ctx.timings.values())
+    start = time.perf_counter()
+    try:
+        result, error = analysis.run(ctx, **params), None
+    except Exception as err:  # noqa: BLE001 - one failing analysis must not lose the others; it is reported
+        log(traceback.format_exc())
+        result, error = None, f"{type(err).__name__}: {err}"
+    seconds = time.perf_counter() - start - (sum(ctx.timings.values()) - shared_before)
+    return Outcome(analysis, result, seconds, error)
+
+
+def save_figures(figures: list[tuple[str, Figure]], folder: Path, prefix: str) -> list[str]:
+    """Write each figure as `<prefix>-<name>.png` in `folder`; return the file names."""
+    names = []
+    for name, fig in figures:
+        path = folder / f"{prefix}-{name}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", facecolor="white")
+        names.append(path.name)
+    return names
+
+
+def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict] | None = None,
+            device: str = "auto", log: Log = print) -> Path:
+    """Run every analysis that fits the run; return the path of its report.html."""
+    params = dict(params or {})
+    chosen = select(only, skip, params)
+    ctx = AnalysisContext(run_dir, device=device)
+    outcomes = []
+    for analysis in chosen:
+        if not analysis.applies(ctx):
+            if only and analysis.name in only:
+                raise ConfigError(f"analysis {analysis.name!r} does not apply to {ctx.run.root} ({ctx.config.model.name} on {ctx.dataset.name}).")
+            continue
+        outcome = run_one(analysis, ctx, params.get(analysis.name, {}), log)
+        if outcome.result:
+            start = time.perf_counter()
+            outcome.files = [f"{ctx.run.analysis_dir.name}/{n}" for n in save_figures(outcome.result.figures, ctx.run.analysis_dir, analysis.name)]
+            outcome.seconds += time.perf_counter() - start
+        log(f"{analysis.name:<15} {outcome.seconds:6.2f} s" + (f"  FAILED: {outcome.error}" if outcome.error else ""))
+        outcomes.append(outcome)
+    write_json(ctx.run.analysis_json, summary(ctx, outcomes))
+    from aelab.report import write_report
+
+    report = write_report(ctx.run.root)
+    log(f"shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
+    log(f"report: {report}")
+    return report
+
+
+def run_summary(ctx: AnalysisContext) -> dict:
+    """What a report's header shows about one run."""
+    return {"run": str(ctx.run.root), "model": ctx.config.model.name, "dataset": ctx.dataset.name,
+            "image_shape": list(ctx.image_shape), "code_shape": list(ctx.code_shape),
+            "parameters": sum(p.numel() for p in ctx.model.parameters()),
+            "train_images": len(ctx.train), "test_images": len(ctx.test), "classes": ctx.class_names,
+            "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device)}
+
+
+def summary(ctx: AnalysisContext, outcomes: list[Outcome]) -> dict:
+    return {"kind": "analysis", "created": time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
+            "shared_seconds": {k: round(v, 3) for k, v in ctx.timings.items()},
+            "total_seconds": round(sum(ctx.timings.values()) + sum(o.seconds for o in outcomes), 3),
+            "analyses": [o.to_dict() for o in outcomes]}
+
+
+def jsonable(value: Any) -> Any:
+    """numpy/torch scalars and arrays, tuples and NaN made strict-JSON friendly."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value

@@ -1,0 +1,203 @@
+"""One self-contained HTML file per run (or per comparison): PNGs embedded as base64,
+one small stylesheet, no script and nothing fetched from the network.
+
+Built only from the files in the folder (analysis.json / comparison.json and the
+PNGs they name), so a report can be rebuilt without torch or the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+from typing import Any, Iterable
+
+from aelab.io import write_text
+from aelab.report.style import CSS
+
+SHORT_LIST = 4  # lists and mappings up to this long are shown in a numbers table; longer ones stay in the JSON
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """report.html of a run folder, from its analysis.json."""
+    root = Path(run_dir)
+    data = json.loads((root / "analysis.json").read_text())
+    path = root / "report.html"
+    write_text(path, render_run(data, root))
+    return path
+
+
+def write_comparison_report(out_dir: str | Path) -> Path:
+    root = Path(out_dir)
+    data = json.loads((root / "comparison.json").read_text())
+    path = root / "report.html"
+    write_text(path, render_comparison(data, root))
+    return path
+
+
+# --- pages -------------------------------------------------------------------
+def render_run(data: dict, root: Path) -> str:
+    name = Path(data["run"]).name
+    sections = []
+    for i, a in enumerate(data["analyses"], 1):
+        body = error(a) or "".join(img(root / f, "") for f in a["figures"])
+        body += tables_block([numbers_table(a["numbers"]), *map(table_html, a["tables"])])
+        sections.append(section(i, a, body))
+    sections.append(f'<section id="config"><h2>Configuration</h2>{config_table([data["config"]], [name])}</section>')
+    head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data['analyses'])}"
+    return page(f"aelab report: {name}", head, "".join(sections), timing_footer(data), width=1180)
+
+
+def render_comparison(data: dict, root: Path) -> str:
+    labels = [r["label"] for r in data["runs"]]
+    sections = []
+    for i, a in enumerate(data["analyses"], 1):
+        body = "".join(img(root / f, "") for f in a["combined_figures"])
+        cells = []
+        for label, r in zip(labels, a["runs"]):
+            inner = "<p class='meta'>does not apply</p>" if r is None else (error(r) or "".join(img(root / f, "") for f in r["figures"]))
+            cells.append(f"<div><h3>{escape(label)}</h3>{inner}</div>")
+        body += f"<div class='runs' style='--cols:{min(len(labels), 3)}'>{''.join(cells)}</div>"
+        numbers = [{} if r is None else r["numbers"] for r in a["runs"]]
+        body += tables_block([numbers_table_many(numbers, labels)])
+        body += details("Tables of each run", "".join(
+            f"<h3>{escape(label)}</h3>{tables_block([table_html(t) for t in r['tables']])}" for label, r in zip(labels, a["runs"]) if r and r["tables"]))
+        sections.append(section(i, a, body))
+    configs = config_table([r["config"] for r in data["runs"]], labels)
+    sections.append(f'<section id="config"><h2>Configurations</h2><p class="meta">Rows that differ are highlighted.</p>{configs}</section>')
+    meta = "<br>".join(f"<b>{escape(r['label'])}</b>: {run_meta(r)}" for r in data["runs"])
+    head = f"<h1>Comparison of {len(labels)} runs</h1><p class='meta'>{meta}</p>{toc(data['analyses'])}"
+    return page("aelab comparison: " + ", ".join(labels), head, "".join(sections), timing_footer(data), width=1500)
+
+
+def page(title: str, head: str, body: str, foot: str, width: int) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
+            f"<style>{CSS}</style></head><body style='--width:{width}px'>"
+            f"<header><div class='wrap'>{head}</div></header><main class='wrap'>{body}</main>"
+            f"<footer class='wrap'>{foot}</footer></body></html>\n")
+
+
+# --- pieces ----------------------------------------------------------------------
+def section(i: int, a: dict, body: str) -> str:
+    return (f"<section id='{escape(a['name'])}'><h2>{i}. {escape(a['title'])}</h2>"
+            f"<p class='note'>{escape(a['note'])}</p>{body}</section>")
+
+
+def toc(analyses: list[dict]) -> str:
+    items = "".join(f"<li><a href='#{escape(a['name'])}'>{escape(a['title'])}</a></li>" for a in analyses)
+    return f"<nav><ol>{items}<li><a href='#config'>Configuration</a></li></ol></nav>"
+
+
+def run_meta(r: dict) -> str:
+    shape = lambda s: "×".join(map(str, s))  # noqa: E731
+    parts = [("model", r["model"]), ("data", r["dataset"]), ("image", shape(r["image_shape"])), ("code", shape(r["code_shape"])),
+             ("parameters", f"{r['parameters']:,}"), ("train / test images", f"{r['train_images']:,} / {r['test_images']:,}")]
+    return " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in parts)
+
+
+def img(path: Path, text: str) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    cap = f"<figcaption>{escape(text)}</figcaption>" if text else ""
+    alt = escape(text or path.stem.replace("-", ": ").replace("_", " "))
+    return f"<figure><img src='data:image/png;base64,{encoded}' alt='{alt}'>{cap}</figure>"
+
+
+def error(a: dict) -> str:
+    return f"<p class='error'>This analysis failed: {escape(a['error'])}</p>" if a.get("error") else ""
+
+
+def details(title: str, inner: str) -> str:
+    return f"<details><summary>{escape(title)}</summary>{inner}</details>" if inner else ""
+
+
+def tables_block(tables: Iterable[str]) -> str:
+    inner = "".join(t for t in tables if t)
+    return f"<div class='tables'>{inner}</div>" if inner else ""
+
+
+def table_html(t: dict) -> str:
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in t["columns"])
+    rows = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in t["rows"])
+    return f"<div class='scroll'><h3>{escape(t['title'])}</h3><table><tr>{head}</tr>{rows}</table></div>"
+
+
+def cell(value: Any) -> str:
+    text = fmt(value)
+    numeric = isinstance(value, (int, float)) or text.replace(".", "", 1).replace(",", "").replace("-", "", 1).isdigit()
+    return f"<td class='num'>{escape(text)}</td>" if numeric else f"<td>{escape(text)}</td>"
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def flat_numbers(numbers: dict, prefix: str = "") -> dict[str, Any]:
+    """Scalars and short lists, with nested keys joined by '.'; long lists and long
+    mappings (per-class values, which the analysis' own tables show) stay in the JSON."""
+    out: dict[str, Any] = {}
+    for key, value in numbers.items():
+        if isinstance(value, dict):
+            if len(value) <= SHORT_LIST:
+                out |= flat_numbers(value, f"{prefix}{key}.")
+        elif not isinstance(value, list) or (len(value) <= SHORT_LIST and all(not isinstance(v, (list, dict)) for v in value)):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def numbers_table(numbers: dict) -> str:
+    flat = flat_numbers(numbers)
+    if not flat:
+        return ""
+    rows = "".join(f"<tr><td>{escape(k.replace('_', ' '))}</td>{cell(v)}</tr>" for k, v in flat.items())
+    return f"<div class='scroll'><h3>Numbers</h3><table>{rows}</table></div>"
+
+
+def numbers_table_many(numbers: list[dict], labels: list[str]) -> str:
+    flats = [flat_numbers(n) for n in numbers]
+    keys = list(dict.fromkeys(k for f in flats for k in f))
+    if not keys:
+        return ""
+    head = "".join(f"<th>{escape(l)}</th>" for l in labels)
+    rows = "".join(f"<tr><td>{escape(k.replace('_', ' '))}</td>" + "".join(cell(f.get(k)) for f in flats) + "</tr>" for k in keys)
+    return f"<div class='scroll'><h3>Numbers</h3><table><tr><th></th>{head}</tr>{rows}</table></div>"
+
+
+def config_table(configs: list[dict], labels: list[str]) -> str:
+    flats = [flat_all(c) for c in configs]
+    keys = list(dict.fromkeys(k for f in flats for k in f))
+    head = "".join(f"<th>{escape(l)}</th>" for l in labels)
+    rows = []
+    for k in keys:
+        values = [fmt(f.get(k)) for f in flats]
+        cls = " class='diff'" if len(set(values)) > 1 else ""
+        rows.append(f"<tr{cls}><td>{escape(k)}</td>" + "".join(f"<td>{escape(v)}</td>" for v in values) + "</tr>")
+    return f"<div class='scroll'><table><tr><th>key</th>{head}</tr>{''.join(rows)}</table></div>"
+
+
+def flat_all(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        out |= flat_all(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value}
+    return out
+
+
+def timing_footer(data: dict) -> str:
+    """The closing note: time of each shared step and each analysis."""
+    rows = [(k, v) for k, v in data.get("shared_seconds", {}).items()]
+    rows += [(a["title"], a["seconds"]) for a in data["analyses"] if a.get("seconds") is not None]
+    body = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{v:.2f} s</td></tr>" for k, v in rows)
+    total = data.get("total_seconds")
+    made = escape(data.get("created", ""))
+    return (f"<p>Made by aelab on {made} in {total:.1f} s on {escape(data.get('device', '?'))}; every number is also in "
+            f"{'comparison' if 'runs' in data else 'analysis'}.json beside this file.</p>"
+            f"<h3>Time of each step</h3><table>{body}</table>")

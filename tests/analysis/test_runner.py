@@ -1,0 +1,93 @@
+"""`aelab analyze` and `aelab compare`: selection, files written, timings, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aelab.analysis import analyze, ordered_analyses
+from aelab.analysis.compare import compare
+from aelab.cli import main
+from aelab.errors import ConfigError
+
+QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_test": 40, "probe_max_iter": 20}}
+
+
+@pytest.fixture(scope="module")
+def analysed(runs):
+    report = analyze(runs["vector"], params=QUICK, device="cpu", log=lambda _: None)
+    return report, json.loads((runs["vector"] / "analysis.json").read_text())
+
+
+def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
+    report, summary = analysed
+    names = [a["name"] for a in summary["analyses"]]
+    expected = [a.name for a in ordered_analyses() if a.name != "prior_samples"]  # an AE cannot sample
+    assert names == expected
+    for entry in summary["analyses"]:
+        assert entry["error"] is None and entry["seconds"] >= 0 and entry["note"]
+        for file in entry["figures"]:
+            assert (runs["vector"] / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(summary["shared_seconds"]) >= {"load data", "encode test", "encode train"}
+    html = report.read_text()
+    positions = [html.index(f"id='{name}'") for name in names]
+    assert positions == sorted(positions)
+    assert html.count("data:image/png;base64,") == sum(len(a["figures"]) for a in summary["analyses"])
+
+
+def test_only_skip_and_parameters_are_checked_before_running(runs):
+    with pytest.raises(ConfigError, match="did you mean 'knn'"):
+        analyze(runs["vector"], only=["knnn"], log=lambda _: None)
+    with pytest.raises(ConfigError, match="tsne_count"):
+        analyze(runs["vector"], params={"latent_map": {"tsne": 5}}, log=lambda _: None)
+    with pytest.raises(ConfigError, match="does not apply"):
+        analyze(runs["vector"], only=["prior_samples"], log=lambda _: None)
+
+
+def test_a_failing_analysis_is_reported_and_the_others_still_run(runs, monkeypatch, capsys):
+    from aelab.analysis.traversals import Traversals
+
+    def broken(self, ctx, **params):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Traversals, "run", broken)
+    status = main(["analyze", str(runs["plane"]), "--only", "traversals,summary", "--device", "cpu"])
+    summary = json.loads((runs["plane"] / "analysis.json").read_text())
+    assert status == 1 and "traversals" in capsys.readouterr().err
+    assert [a["error"] for a in summary["analyses"]] == ["RuntimeError: boom", None]
+    assert "This analysis failed: RuntimeError: boom" in (runs["plane"] / "report.html").read_text()
+
+
+def test_cli_analyze_with_a_parameter(runs):
+    assert main(["analyze", str(runs["map"]), "--only", "latent_map", "--tsne-count", "30", "--device", "cpu"]) == 0
+    entry = json.loads((runs["map"] / "analysis.json").read_text())["analyses"][0]
+    assert entry["numbers"]["tsne_points"] == 30
+
+
+def test_compare_puts_runs_side_by_side_on_shared_axes(runs, tmp_path):
+    out = tmp_path / "cmp"
+    report = compare([runs["plane"], runs["vector"]], out, labels=["two-d", "six-d"], only=["curves", "latent_map", "knn"],
+                     params=QUICK, device="cpu", log=lambda _: None)
+    data = json.loads((out / "comparison.json").read_text())
+    assert [r["label"] for r in data["runs"]] == ["two-d", "six-d"]
+    by_name = {a["name"]: a for a in data["analyses"]}
+    assert by_name["curves"]["combined_figures"] and by_name["knn"]["combined_figures"]
+    assert all(len(a["runs"]) == 2 and all(r["figures"] for r in a["runs"]) for a in data["analyses"])
+    html = report.read_text()
+    assert "two-d" in html and "six-d" in html and "1nn on codes" in html
+
+
+def test_compare_of_two_plane_codes_shares_the_axes(contexts):
+    from aelab.analysis import ANALYSES
+
+    latent = ANALYSES.get("latent_map")
+    result = latent.run(contexts["plane"])
+    fig = latent.combine([("a", result), ("b", result)])[0][1]
+    first, second = fig.axes[:2]
+    assert first.get_xlim() == second.get_xlim() and first.get_ylim() == second.get_ylim()
+
+
+def test_compare_needs_two_runs(runs, tmp_path):
+    with pytest.raises(ConfigError, match="at least two"):
+        compare([runs["plane"]], tmp_path, log=lambda _: None)
