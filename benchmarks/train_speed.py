@@ -61,12 +61,12 @@ def run_reference(data_dir: str, epochs: int, seed: int) -> dict:
     return {"images_per_s": statistics.median(rates), "test_mse": mse}
 
 
-def run_aelab(data_dir: str, epochs: int, seed: int) -> dict:
+def run_aelab(data_dir: str, epochs: int, seed: int, overrides: dict) -> dict:
     import aelab
 
     config = aelab.make_config({
         "data.name": "fashion-mnist", "data.data_dir": data_dir, "data.val_fraction": 0.0,
-        "train.epochs": epochs, "train.seed": seed, "train.test_each_epoch": False,
+        "train.epochs": epochs, "train.seed": seed, "train.test_each_epoch": False, **overrides,
     })
     with tempfile.TemporaryDirectory() as tmp:
         run = aelab.train(config, Path(tmp) / "run", progress=False, log=lambda s: None)
@@ -76,7 +76,13 @@ def run_aelab(data_dir: str, epochs: int, seed: int) -> dict:
 
 
 def child(args: argparse.Namespace) -> None:
-    result = (run_aelab if args.child == "aelab" else run_reference)(args.data_dir, args.epochs, args.seed)
+    if args.child == "reference":
+        result = run_reference(args.data_dir, args.epochs, args.seed)
+    else:
+        from aelab.config import parse_assignment
+
+        overrides = dict(parse_assignment(item) for item in args.child.split()[1:])
+        result = run_aelab(args.data_dir, args.epochs, args.seed, overrides)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -87,11 +93,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--child", choices=["aelab", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", action="append", default=[], metavar="'aelab KEY=VALUE ...'",
+                        help="extra aelab configurations to time, e.g. 'aelab train.shards=1'")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
-    results: dict[str, list[dict]] = {"reference": [], "aelab": []}
+    results: dict[str, list[dict]] = {name: [] for name in ["reference", "aelab", *args.variant]}
     for round_ in range(args.rounds):
         for name in results:
             cmd = [sys.executable, __file__, "--child", name, "--epochs", str(args.epochs), "--seed", str(args.seed + round_)]
@@ -100,14 +108,16 @@ def main() -> None:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[name].append(json.loads(out.strip().splitlines()[-1]))
             r = results[name][-1]
-            print(f"round {round_ + 1} {name:<9} {r['images_per_s']:8,.0f} img/s  test MSE {r['test_mse']:.5f}  peak RSS {r['peak_rss_mb']:,.0f} MB", flush=True)
+            print(f"round {round_ + 1} {name:<24} {r['images_per_s']:8,.0f} img/s  test MSE {r['test_mse']:.5f}  peak RSS {r['peak_rss_mb']:,.0f} MB", flush=True)
     medians = {name: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for name, rows in results.items()}
     print(f"\nmedians over {args.rounds} rounds, {args.epochs} epochs, batch 64:")
     for name, m in medians.items():
-        print(f"  {name:<9} {m['images_per_s']:8,.0f} img/s  test MSE {m['test_mse']:.5f}  peak RSS {m['peak_rss_mb']:,.0f} MB")
-    a, r = medians["aelab"], medians["reference"]
-    print(f"  ratio aelab/reference: speed {a['images_per_s'] / r['images_per_s']:.2f}x, "
-          f"test MSE {a['test_mse'] / r['test_mse']:.3f}, peak RSS {a['peak_rss_mb'] / r['peak_rss_mb']:.2f}")
+        print(f"  {name:<24} {m['images_per_s']:8,.0f} img/s  test MSE {m['test_mse']:.5f}  peak RSS {m['peak_rss_mb']:,.0f} MB")
+    r = medians["reference"]
+    for name, a in medians.items():
+        if name != "reference":
+            print(f"  {name} / reference: speed {a['images_per_s'] / r['images_per_s']:.2f}x, "
+                  f"test MSE {a['test_mse'] / r['test_mse']:.3f}, peak RSS {a['peak_rss_mb'] / r['peak_rss_mb']:.2f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when available
+    shards: int | None = None  # batch parts trained in parallel on CPU threads; None: one per core
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
     strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +24,7 @@ from aelab.evaluate import mean_loss
 from aelab.models import Autoencoder
 from aelab.plots import save_strip
 from aelab.run_files import RunFiles
+from aelab.step import ShardedStep, auto_shards, intra_op_threads
 
 
 @dataclass(frozen=True)
@@ -56,50 +58,55 @@ def fit(
     device = next(model.parameters()).device
     strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
-    for epoch in range(len(history) + 1, cfg.epochs + 1):
-        start = time.perf_counter()
-        train_terms = train_one_epoch(model, optimizer, splits.train, cfg, epoch, device, progress)
-        seconds = time.perf_counter() - start
-        train_loss = train_terms["loss"]
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(
-                f"the training loss became {train_loss} in epoch {epoch}. The last good checkpoint "
-                f"(epoch {epoch - 1}) is kept in {run.root}. Try a lower learning rate (--lr)."
-            )
-        row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_terms.items()}}
-        row |= {"seconds": seconds, "images_per_s": len(splits.train) / seconds}
-        row |= {f"val_{k}": v for k, v in mean_loss(model, val, cfg.eval_batch_size, device).items()}
-        if cfg.test_each_epoch and not splits.val_is_test:
-            row |= {f"test_{k}": v for k, v in mean_loss(model, test, cfg.eval_batch_size, device).items()}
-        history.append(row)
-        save_checkpoint(run.checkpoint, model, optimizer, epoch, history)
-        save_weights(model, run.weights)
-        run.write_metrics(history)
-        if len(strip_images):
-            with torch.inference_mode():
-                save_strip(strip_images, model(strip_images), run.strip(epoch))
-        log(summary_line(row, cfg.epochs))
+    step = ShardedStep(model, optimizer, cfg.shards or auto_shards(model, cfg.batch_size, device))
+    try:
+        for epoch in range(len(history) + 1, cfg.epochs + 1):
+            row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, device, progress, run)}
+            row |= {f"val_{k}": v for k, v in mean_loss(model, val, cfg.eval_batch_size, device).items()}
+            if cfg.test_each_epoch and not splits.val_is_test:
+                row |= {f"test_{k}": v for k, v in mean_loss(model, test, cfg.eval_batch_size, device).items()}
+            history.append(row)
+            save_checkpoint(run.checkpoint, model, optimizer, epoch, history)
+            save_weights(model, run.weights)
+            run.write_metrics(history)
+            if len(strip_images):
+                with torch.inference_mode():
+                    save_strip(strip_images, model(strip_images), run.strip(epoch))
+            log(summary_line(row, cfg.epochs))
+    finally:
+        step.close()
     return history
 
 
-def train_one_epoch(model, optimizer, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> dict[str, float]:
+def timed_epoch(step: ShardedStep, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool, run: RunFiles) -> dict:
+    """Train one epoch: `train_*` means, seconds and images/s; stops on a NaN or infinite loss."""
+    start = time.perf_counter()
+    with intra_op_threads(1) if step.shards > 1 else nullcontext():
+        terms = train_one_epoch(step, split, cfg, epoch, device, progress)
+    seconds = time.perf_counter() - start
+    if not math.isfinite(terms["loss"]):
+        raise TrainingDiverged(
+            f"the training loss became {terms['loss']} in epoch {epoch}. The last good checkpoint "
+            f"(epoch {epoch - 1}) is kept in {run.root}. Try a lower learning rate (--lr)."
+        )
+    return {**{f"train_{k}": v for k, v in terms.items()}, "seconds": seconds, "images_per_s": len(split) / seconds}
+
+
+def train_one_epoch(step: ShardedStep, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> dict[str, float]:
     """One pass over `split`; returns the means of the loss and its terms (one host sync per epoch)."""
-    model.train()
-    sums: dict[str, torch.Tensor] = {}
+    step.model.train()
+    sizes, terms = [], []
     bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
-    for step, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
-        out = model.loss(x)
-        optimizer.zero_grad(set_to_none=True)
-        out.total.backward()
-        optimizer.step()
-        for name, value in {"loss": out.total, **out.terms}.items():
-            sums[name] = sums.get(name, 0) + value.detach().double() * len(x)
+    for i, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
+        terms.append(step(x))
+        sizes.append(len(x))
         if not bar.disable:
             bar.update(len(x))
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{out.total.item():.4g}")
+            if i % 50 == 0:
+                bar.set_postfix(loss=f"{terms[-1]['loss'].item():.4g}")
     bar.close()
-    return {name: (total / len(split)).item() for name, total in sums.items()}
+    weights = torch.tensor(sizes, dtype=torch.float64, device=device) / len(split)
+    return {name: (torch.stack([t[name] for t in terms]).double() @ weights).item() for name in terms[0]}
 
 
 def summary_line(row: dict, epochs: int) -> str:

@@ -38,16 +38,17 @@ def contexts(runs) -> dict:
 
 
 class PriorModel:
-    """Gives a context's model the optional VAE capabilities, duck-typed as the analyses expect."""
+    """Gives a context's model the optional VAE capabilities, as the analyses look for them."""
 
     @staticmethod
     def attach(model) -> None:
         model.sample = lambda n: model.decode(torch.randn(n, *model.code_shape))
+        model.can_sample = True
         model.encode_distribution = lambda x: (model.encode(x), torch.zeros_like(model.encode(x)))
 
     @staticmethod
     def detach(model) -> None:
-        del model.sample, model.encode_distribution
+        del model.sample, model.encode_distribution, model.can_sample
 
 
 @pytest.fixture

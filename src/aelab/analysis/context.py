@@ -65,8 +65,8 @@ class AnalysisContext:
 
     @property
     def variational(self) -> bool:
-        """A model with a posterior and a N(0, I) prior (duck-typed: VAE, MMD-VAE)."""
-        return hasattr(self.model, "encode_distribution") or hasattr(self.model, "sample")
+        """A model with a posterior and a N(0, I) prior (VAE, MMD-VAE)."""
+        return hasattr(self.model, "encode_distribution") or self.model.can_sample
 
     @property
     def labelled(self) -> bool:

@@ -1,5 +1,5 @@
 """9. Samples from the prior: images decoded from z ~ N(0, I), for models that can
-sample (VAEs; duck-typed on `model.sample(n)`)."""
+sample (`model.can_sample`: VAEs)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class PriorSamples(Analysis):
             "of a VAE; samples that all look alike, or like noise, mean the posterior and the prior disagree.")
 
     def applies(self, ctx) -> bool:
-        return callable(getattr(ctx.model, "sample", None))
+        return ctx.model.can_sample
 
     def run(self, ctx, *, n: int = 64, seed: int = 0) -> AnalysisResult:
         torch.manual_seed(seed)

@@ -42,6 +42,9 @@ class LossOutput(NamedTuple):
 class Autoencoder(nn.Module):
     config_class: type[ModelConfig] = ModelConfig
     can_sample: ClassVar[bool] = False  # True where `sample` draws images from a prior
+    # True where the loss of one image depends on the others in its batch (ranking the
+    # batch, comparing it with prior draws): such a loss must see whole batches.
+    batch_coupled: bool = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()

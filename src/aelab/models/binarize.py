@@ -19,6 +19,7 @@ from typing import Literal
 import torch
 
 from aelab.data.split import PIXEL_MAX, Split
+from aelab.models.noise import noise_generator
 
 Binarize = Literal["none", "static", "dynamic"]
 THRESHOLD = 0.5
@@ -26,12 +27,12 @@ EVAL_BINARIZATION_SEED = 0  # one fixed draw of the evaluation images, the same 
 
 
 def binarize_batch(x: torch.Tensor, mode: Binarize) -> torch.Tensor:
-    """Targets for a batch x (B, C, H, W) in [0, 1]; a dynamic draw uses the global RNG
-    (saved in checkpoints, so a resumed run draws what the uninterrupted one would)."""
+    """Targets for a batch x (B, C, H, W) in [0, 1]; a dynamic draw uses the global RNG or
+    the thread's generator (`models.noise`), both reproducible across a resume."""
     if mode == "static":
         return (x > THRESHOLD).to(x.dtype)
     if mode == "dynamic":
-        return torch.bernoulli(x)  # the identity on images that are already binary
+        return torch.bernoulli(x, generator=noise_generator())  # the identity on images that are already binary
     return x
 
 

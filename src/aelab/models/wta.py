@@ -60,6 +60,7 @@ class FCWTAConfig(ModelConfig):
 @register_model("fc-wta-ae")
 class FCWTAAutoencoder(Autoencoder):
     config_class = FCWTAConfig
+    batch_coupled = True  # lifetime sparsity ranks each unit across the batch
 
     def __init__(self, config: FCWTAConfig):
         super().__init__(config)
@@ -100,6 +101,7 @@ class ConvWTAAutoencoder(Autoencoder):
 
     def __init__(self, config: ConvWTAConfig):
         super().__init__(config)
+        self.batch_coupled = config.lifetime_rate is not None  # lifetime sparsity ranks the batch
         c, h, w = config.input_shape
         body, _ = conv_encoder(c, config.channels, config.kernel_size, "none", "relu", (h, w))
         # (B, C, H, W) -> (B, maps, H, W), one non-zero per map -> (B, C, H, W)
