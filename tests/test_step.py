@@ -50,3 +50,17 @@ def test_models_whose_loss_couples_the_batch_are_never_split():
         assert auto_shards(create_model(name), 64, cpu) == 1, name
     assert auto_shards(create_model("conv-wta-ae", lifetime_rate=None), 64, cpu) >= 1
     assert auto_shards(create_model("conv-ae"), 8, cpu) == 1  # parts would be too small to pay off
+
+
+def test_bf16_autocast_step_stays_close_to_fp32():
+    x = torch.rand(32, 1, 28, 28)
+    torch.manual_seed(0)
+    model = create_model("conv-ae", channels=(8, 8), latent_dim=4)
+    fp32 = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.0), 2)
+    bf16 = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.0), 2, precision="bf16")
+    a, b = fp32(x)["loss"], bf16(x)["loss"]
+    assert b.dtype == torch.float32 or torch.isfinite(b)
+    assert a != b and abs(a - b) < 0.02 * a  # really ran in bf16, and stayed within 2%
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    fp32.close()
+    bf16.close()

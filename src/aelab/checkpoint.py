@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file, save_model
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aelab.errors import AelabError
@@ -23,8 +23,9 @@ from aelab.io import atomic_path
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}  # NCHW order on disk
     with atomic_path(path) as tmp:
-        save_model(model, str(tmp))
+        save_file(tensors, str(tmp))
 
 
 def load_weights(model: nn.Module, path: Path) -> None:

@@ -42,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when available
     shards: int | None = None  # batch parts trained in parallel on CPU threads; None: one per core
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
     strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off

@@ -19,6 +19,7 @@ from aelab.models import Autoencoder, build_model
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
+from aelab.step import uses_convolutions
 from aelab.train import Splits, fit, make_optimizer
 
 Log = Callable[[str], None]
@@ -52,6 +53,8 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
     device = resolve_device(config.train.device)
     torch.manual_seed(config.train.seed)
     model = build_model(config.model).to(device)
+    if uses_convolutions(model):  # oneDNN and cuDNN convolutions run faster on NHWC tensors
+        model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config.train)
     if history is None:  # resuming
         if not run.checkpoint.exists():

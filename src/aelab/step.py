@@ -37,17 +37,29 @@ def auto_shards(model: Autoencoder, batch_size: int, device: torch.device) -> in
     return max(1, min(len(os.sched_getaffinity(0)), batch_size // MIN_SHARD))
 
 
-class ShardedStep:
-    """`step(x)` -> the batch's loss terms (detached); zero_grad, backward and optimizer step included."""
+def uses_convolutions(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
 
-    def __init__(self, model: Autoencoder, optimizer: torch.optim.Optimizer, shards: int):
+
+class ShardedStep:
+    """`step(x)` -> the batch's loss terms (detached); zero_grad, backward and optimizer step included.
+
+    `precision="bf16"` runs the loss under bfloat16 autocast (weights and the
+    optimizer stay float32): faster on CPUs with AVX512-BF16 and on GPUs, but
+    it changes results slightly, so it is an option, never the default.
+    """
+
+    def __init__(self, model: Autoencoder, optimizer: torch.optim.Optimizer, shards: int, precision: str = "fp32"):
         self.model, self.optimizer, self.shards = model, optimizer, shards
         self.pool = ThreadPoolExecutor(shards - 1, thread_name_prefix="aelab-shard") if shards > 1 else None
+        self.device_type = next(model.parameters()).device.type
+        self.bf16 = precision == "bf16"
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
         if self.pool is None:
-            out = self.model.loss(x)
+            with self.autocast():
+                out = self.model.loss(x)
             out.total.backward()
             terms = {"loss": out.total.detach(), **out.terms}
         else:
@@ -61,9 +73,13 @@ class ShardedStep:
 
     def _part(self, x: torch.Tensor, weight: float, seed: int) -> dict[str, torch.Tensor]:
         with thread_generator(torch.Generator().manual_seed(seed)):
-            out = self.model.loss(x)
+            with self.autocast():
+                out = self.model.loss(x)
             (out.total * weight).backward()
         return {k: v.detach() * weight for k, v in {"loss": out.total, **out.terms}.items()}
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def close(self) -> None:
         if self.pool is not None:
