@@ -68,11 +68,16 @@ def decoder_atoms(model: Autoencoder) -> torch.Tensor:
     return normalise_each(weight)
 
 
-@torch.no_grad()
 def feature_maps(model: Autoencoder, image: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
     """The maps of one image (C, H, W) in [0, 1] after each activation (and sparsity) of the
     encoder and decoder: [(name, (channels, h, w)), ...] in forward order. Dense layers,
     whose outputs are not maps, are left out."""
+    return [(name, maps[0]) for name, maps in batch_feature_maps(model, image.unsqueeze(0))]
+
+
+@torch.no_grad()
+def batch_feature_maps(model: Autoencoder, images: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """`feature_maps` for a batch (B, C, H, W): [(name, (B, channels, h, w)), ...]."""
     records: list[tuple[str, torch.Tensor]] = []
     hooks = []
     for part in ("encoder", "decoder"):
@@ -80,12 +85,12 @@ def feature_maps(model: Autoencoder, image: torch.Tensor) -> list[tuple[str, tor
             if isinstance(module, (*ACTIVATION_TYPES, SpatialSparsity)):
                 label = f"{part}.{name}"
                 hooks.append(module.register_forward_hook(
-                    lambda _m, _i, out, label=label: records.append((label, out[0].detach().cpu())) if out.dim() == 4 else None
+                    lambda _m, _i, out, label=label: records.append((label, out.detach().float().cpu())) if out.dim() == 4 else None
                 ))
     was_training = model.training
     try:
         model.eval()
-        model.decode(model.encode(image.unsqueeze(0).to(next(model.parameters()).device)))
+        model.decode(model.encode(images.to(next(model.parameters()).device)))
     finally:
         model.train(was_training)
         for hook in hooks:

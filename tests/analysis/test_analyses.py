@@ -126,9 +126,20 @@ def test_summary_counts_every_parameter_and_follows_the_shapes(contexts):
 def test_filters_show_the_first_convolution_and_every_feature_map(contexts):
     ctx = contexts["map"]
     numbers = run(ctx, "filters").numbers
-    assert numbers["first_conv"]["weight_shape"][:2] == [4, 1]
-    assert len(numbers["feature_map_shapes"]) == 4  # two convolutions in, two transposed out
+    assert numbers["first_layer"]["kind"] == "convolution" and numbers["first_layer"]["weight_shape"][:2] == [4, 1]
+    assert len(numbers["feature_map_shapes"]) == 4  # after two convolutions in, two transposed out
     assert all(0 <= v <= 1 for v in numbers["dead_channel_fraction"].values())
+
+
+def test_filters_show_a_single_layer_decoder_as_images(tmp_path):
+    from aelab.analysis import ANALYSES
+    from aelab.models import create_model
+
+    model = create_model("mlp-ae", encoder_widths=(16,), latent_dim=3, decoder_widths=())
+    ctx = type("Ctx", (), {"model": model, "image_shape": (1, 28, 28), "test_images": lambda self, i: torch.rand(8, 1, 28, 28)})()
+    result = ANALYSES.get("filters").run(ctx)
+    assert result.numbers["first_layer"]["kind"] == "dense layer" and result.numbers["decoder_atoms"] == 3
+    assert [name for name, _ in result.figures] == ["first_filters", "decoder_atoms"]  # no maps in an MLP
 
 
 def test_reconstruction_error_per_class_averages_the_per_image_errors(contexts):

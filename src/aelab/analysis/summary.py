@@ -11,7 +11,12 @@ from torch import nn
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import figure
-from aelab.analysis.filters import ACTIVATIONS, leaves
+from aelab.models.layers import ACTIVATION_TYPES
+
+
+def leaves(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The modules without children, in definition order: the layers a summary lists."""
+    return [(n, m) for n, m in module.named_modules() if not list(m.children())]
 
 
 @dataclass
@@ -60,7 +65,7 @@ def trace(model, input_shape, device) -> list[Layer]:
 
 def merge_activations(layers: list[Layer]) -> list[Layer]:
     """'Conv2d 5x5 /2, 32 ch' + 'ReLU' -> one box 'Conv2d 5x5 /2, 32 ch + ReLU'."""
-    names = {cls.__name__ for cls in ACTIVATIONS}
+    names = {cls.__name__ for cls in ACTIVATION_TYPES}
     out: list[Layer] = []
     for layer in layers:
         if out and layer.kind in names and out[-1].part == layer.part and out[-1].shape == layer.shape:
