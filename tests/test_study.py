@@ -144,6 +144,8 @@ def test_an_explicit_missing_dataset_fails_naming_the_alternatives(tiny_recipe, 
     (("run = \"ae\" }", "run = \"nope\" }"), "unknown run 'nope'. Runs of this study: ae, colour"),
     (("analysis = \"reconstructions\"", "analysis = \"recon\""), "unknown analysis 'recon'"),
     (("output_size = [3], run", "output_size = [3], bins = 3, run"), "evidence 'output_size' has no key 'bins'"),
+    (("output_size = [3], run", "evaluate = { nll_sample = 3 }, run"), "evaluate has no option 'nll_sample'. Valid options: batch_size"),
+    (("output_size = [3], run", "classify = \"probes\", run"), "classify must be one of"),
 ])
 def test_recipe_mistakes_are_errors_that_list_the_valid_choices(tiny_recipe, change, message):
     old, new = change

@@ -150,9 +150,10 @@ def compare_block(runner, item, runs) -> dict:
 
 # --- classifiers, evaluation, checks ---------------------------------------------------------
 def check_classify(item: dict, where: str) -> None:
+    import typing
+
     from aelab.classify import ClassifyConfig
     from aelab.config import coerce
-    import typing
 
     modes = item["classify"] if isinstance(item["classify"], list) else [item["classify"]]
     for mode in modes:
@@ -179,7 +180,16 @@ def classify_block(runner, item, runs) -> dict:
                     "compare the accuracies across modes (probe: frozen encoder; fine-tune: encoder-initialised; scratch: random start)."}
 
 
-@evidence("evaluate")
+EVALUATE_KEYS = {"nll_samples", "nll_subset", "batch_size"}  # pipeline.evaluate's keywords
+
+
+def check_evaluate(item: dict, where: str) -> None:
+    unknown = sorted(set(item["evaluate"] or {}) - EVALUATE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: evaluate has no option {unknown[0]!r}. Valid options: {', '.join(sorted(EVALUATE_KEYS))}.")
+
+
+@evidence("evaluate", check=check_evaluate)
 def evaluate_block(runner, item, runs) -> dict:
     params = dict(item["evaluate"] or {})
     numbers = [{} if run in runner.skipped else runner.evaluate(run, params) for run in runs]
