@@ -67,7 +67,7 @@ def block_html(b: dict, root: Path) -> str:
 def panels_html(panels: list[dict], root: Path, captions: str | None) -> str:
     cells = []
     for p in panels:
-        inner = error(p) if p.get("error") else "".join(img(root / f, caption(f) if captions else "") for f in p["figures"])
+        inner = f"<p class='warn'>Skipped: {escape(p['skipped'])}</p>" if p.get("skipped") else error(p) if p.get("error") else "".join(img(root / f, caption(f) if captions else "") for f in p["figures"])
         cells.append(f"<div><h4>{escape(p['label'])}</h4>{inner}</div>")
     if not cells:
         return ""

@@ -87,7 +87,7 @@ def gather(item: dict, runner) -> dict:
 
 
 def panel(runner, run: str, figures: list[str] = (), error: str | None = None) -> dict:
-    return {"label": runner.label(run), "figures": list(figures), "error": runner.skipped.get(run) or error}
+    return {"label": runner.label(run), "figures": list(figures), "error": error, "skipped": runner.skipped.get(run)}
 
 
 def numbers_by_run(runner, runs: list[str], numbers: list[dict]) -> dict:
