@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup clean
 
 run: $(STAMP)
-	$(BIN)/aelab train --config recipes/default.toml --out runs/default
+	$(BIN)/aelab study fashion-ae-vs-vae
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

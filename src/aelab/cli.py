@@ -78,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", required=True, help="folder for the comparison's report.html, comparison.json and PNGs")
     compare.add_argument("--labels", help="comma-separated names of the runs (default: their folder names)")
     add_analysis_options(compare)
+    study = sub.add_parser("study", help="run one of the studies (recipes/studies/NAME.toml) end to end into one report")
+    study.add_argument("name", metavar="NAME", nargs="?", help="study name (see --list) or a path to a study recipe")
+    study.add_argument("--list", action="store_true", help="list the studies")
+    study.add_argument("--quick", action="store_true", help="few epochs on a subset: checks that the study runs, in a minute or two")
+    study.add_argument("--dataset", help="swap the study's dataset (where the study allows it; also a .npz file or an image folder)")
+    study.add_argument("--data-dir", help="folder holding the dataset files")
+    study.add_argument("--out", help="study folder (default runs/study-NAME[-DATASET][-quick])")
+    study.add_argument("--no-download", action="store_true", help="never download: use only local files")
+    study.add_argument("--device", default="auto")
+    study.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -217,8 +227,23 @@ def failed_status(summary_path) -> int:
     return 1 if failed else 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from aelab.study import list_studies, load_study, run_study
+
+    if args.list:
+        for name in list_studies():
+            study = load_study(name)
+            print(f"{name:<24} {study.title}\n  aelab study {name}   (seed {study.seed}; runs: {', '.join(study.runs)})")
+        return 0
+    if not args.name:
+        raise AelabError("name a study (`aelab study --list` shows them), e.g. `aelab study fashion-ae-vs-vae --quick`.")
+    run_study(args.name, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir, out=args.out,
+              download=not args.no_download, device=args.device, progress=not args.no_progress)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models,
-            "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare}
+            "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare, "study": cmd_study}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,5 +34,13 @@ tr.diff td { background: #fff8e1; }
 details { margin: 8px 0; }
 summary { cursor: pointer; color: var(--accent); }
 .error { color: #9b2c2c; background: #fff5f5; border: 1px solid #fed7d7; padding: 8px 12px; border-radius: 4px; }
+.warn { background: #fffbea; border: 1px solid #f6e05e; border-left: 5px solid #d69e2e; padding: 8px 12px; border-radius: 4px; }
+blockquote.ask { margin: 6px 0 12px; padding: 6px 14px; border-left: 4px solid var(--line); color: #39414f; font-style: italic; }
+h3.block { color: var(--ink); border-top: 1px solid var(--line); padding-top: 14px; }
+h4 { margin: 4px 0; text-align: center; font-size: 0.95rem; }
+.small { font-size: 0.9rem; }
+.badge { font-size: 0.8rem; padding: 1px 8px; border-radius: 10px; vertical-align: middle; }
+.badge.passed { background: #c6f6d5; color: #22543d; }
+.badge.failed { background: #fed7d7; color: #822727; }
 footer { color: var(--muted); font-size: 0.9rem; padding: 8px 0 40px; }
 """

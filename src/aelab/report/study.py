@@ -1,0 +1,107 @@
+"""The study report: the seed's questions in the seed's order, each followed by its evidence.
+
+Built from study.json and the PNGs it names (in the runs' and comparisons' folders),
+with the building blocks of the run report; one self-contained HTML file, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from aelab.io import write_text
+from aelab.report.html import config_table, details, error, img, numbers_table_many, page, table_html, tables_block
+
+
+def write_study_report(out_dir: str | Path) -> Path:
+    root = Path(out_dir)
+    data = json.loads((root / "study.json").read_text())
+    path = root / "report.html"
+    write_text(path, render_study(data, root))
+    return path
+
+
+def render_study(data: dict, root: Path) -> str:
+    sections = [question_section(i, q, root) for i, q in enumerate(data["questions"], 1)]
+    sections.append(runs_section(data["runs"]))
+    return page(f"aelab study: {data['title']}", header(data), "".join(sections), footer(data), width=1280)
+
+
+def header(data: dict) -> str:
+    meta = [("seed", data["seed"]), ("command", data["command"]), ("dataset", f"{data['dataset']} ({data['dataset_location']})")]
+    lines = " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in meta)
+    quick = "<p class='warn'>Quick run (<code>--quick</code>): few epochs on a subset. It checks that the study runs; "
+    quick += "its numbers are not the study's results.</p>" if data["quick"] else ""
+    notes = "".join(f"<p class='warn'><b>Note:</b> {escape(n)}</p>" for n in data["notes"])
+    items = "".join(f"<li><a href='#q{i}'>{escape(q['title'])}</a></li>" for i, q in enumerate(data["questions"], 1))
+    summary = f"<p>{escape(data['summary'])}</p>" if data.get("summary") else ""
+    return (f"<h1>{escape(data['title'])}</h1><p class='meta'>{lines}</p>{quick if data['quick'] else ''}{notes}{summary}"
+            f"<nav><ol>{items}<li><a href='#runs'>Runs and their configurations</a></li></ol></nav>")
+
+
+def question_section(i: int, q: dict, root: Path) -> str:
+    ask = f"<blockquote class='ask'>{escape(q['ask'])}</blockquote>" if q.get("ask") else ""
+    look = f"<p class='note'><b>What to look for:</b> {escape(q['look'])}</p>" if q.get("look") else ""
+    blocks = "".join(block_html(b, root) for b in q["blocks"])
+    return f"<section id='q{i}'><h2>{i}. {escape(q['title'])}</h2>{ask}{look}{blocks}</section>"
+
+
+def block_html(b: dict, root: Path) -> str:
+    badge = f" <span class='badge {b['status']}'>{escape(b['status'])}</span>" if b.get("status") else ""
+    head = f"<h3 class='block'>{escape(b['title'])}{badge}</h3>"
+    if b.get("skipped"):
+        return head + f"<p class='warn'>Skipped: {escape(b['skipped'])}</p>"
+    if b.get("error") and not b.get("panels"):
+        return head + error(b)
+    note = f"<p class='meta small'>{escape(b['note'])}</p>" if b.get("note") else ""
+    body = panels_html(b.get("panels", []), root, b.get("captions"))
+    numbers = b.get("numbers")
+    tables = [numbers_table_many(numbers["rows"], numbers["labels"])] if numbers and any(numbers["rows"]) else []
+    tables += [table_html(t) for t in b.get("tables", [])]
+    many = len(b.get("tables", [])) > 2
+    body += details("Tables", tables_block(tables)) if many else tables_block(tables)
+    return head + note + body
+
+
+def panels_html(panels: list[dict], root: Path, captions: str | None) -> str:
+    cells = []
+    for p in panels:
+        inner = f"<p class='warn'>Skipped: {escape(p['skipped'])}</p>" if p.get("skipped") else error(p) if p.get("error") else "".join(img(root / f, caption(f) if captions else "") for f in p["figures"])
+        cells.append(f"<div><h4>{escape(p['label'])}</h4>{inner}</div>")
+    if not cells:
+        return ""
+    cols = 1 if len(cells) == 1 else min(len(cells), 3)
+    return f"<div class='runs' style='--cols:{cols}'>{''.join(cells)}</div>"
+
+
+def caption(path: str) -> str:
+    """'a/reconstructions/epoch_003.png' -> 'epoch 3'."""
+    word, _, number = Path(path).stem.rpartition("_")
+    return f"{word} {int(number)}" if number.isdigit() else Path(path).stem
+
+
+def runs_section(runs: list[dict]) -> str:
+    rows = []
+    for r in runs:
+        history = r.get("history", [])
+        last = history[-1] if history else {}
+        held = next((k for k in ("test_loss", "val_loss") if k in last), None)
+        link = f"<a href='{escape(r['report'])}'>report</a>" if r.get("report") else "–"
+        seconds = sum(h.get("seconds", 0.0) for h in history)
+        cells = [r["name"], r["label"], r.get("model", "–"), r["dataset"], r["status"] if r["status"] != "skipped" else f"skipped: {r['reason']}",
+                 str(last.get("epoch", "–")), f"{seconds:.0f} s" if history else "–",
+                 f"{held.split('_')[0]} {last[held]:.4g}" if held else "–"]
+        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + f"<td>{link}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("run", "label", "model", "dataset", "this time", "epochs", "training time", "last held-out loss", "own report"))
+    trained = [r for r in runs if r.get("config")]
+    configs = details("Configurations (rows that differ are highlighted)", config_table([r["config"] for r in trained], [r["name"] for r in trained])) if trained else ""
+    return (f"<section id='runs'><h2>Runs and their configurations</h2><p class='meta small'>Each run folder also has its own "
+            f"report with every analysis run on it.</p><div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>{configs}</section>")
+
+
+def footer(data: dict) -> str:
+    rows = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{v:.1f} s</td></tr>" for k, v in data["seconds"].items())
+    return (f"<p>Made by aelab on {escape(data['created'])} in {data['total_seconds']:.1f} s on {escape(data['device'])} "
+            f"from the recipe of study <b>{escape(data['name'])}</b>; the evidence is also in study.json beside this file.</p>"
+            f"<h3>Time of each step</h3><table>{rows}</table>")

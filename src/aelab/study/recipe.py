@@ -1,0 +1,163 @@
+"""A study recipe: one TOML file in recipes/studies/, overrides only.
+
+    title, seed, summary       what the study is and which seed file it reproduces
+    dataset, datasets          the default dataset and the ones `--dataset` may swap in
+    fallback                   used (loudly) when the default dataset cannot be loaded
+    [runs.NAME]                label, set = {dotted config overrides}, dataset (fixed), optional
+    [params.ANALYSIS]          analysis parameters for every analyze / compare
+    [[questions]]              title, ask (the seed's words), look (what to look for), evidence
+    [quick]                    set / params / classify / evaluate overrides for `--quick`
+
+Every table is checked on load: an unknown key is a `ConfigError` that lists the
+valid ones, and run configs, analysis names and parameters are validated before
+anything trains.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aelab.config import flatten, make_config
+from aelab.errors import ConfigError
+from aelab.registry import unknown_name_message
+
+STUDY_KEYS = {"title", "seed", "summary", "dataset", "datasets", "fallback", "runs", "params", "questions", "quick"}
+RUN_KEYS = {"label", "set", "dataset", "optional"}
+QUESTION_KEYS = {"title", "ask", "look", "evidence"}
+QUICK_KEYS = {"set", "params", "classify", "evaluate"}
+
+
+@dataclass
+class StudyRun:
+    name: str
+    label: str
+    overrides: dict[str, Any]  # dotted config keys, without data.name
+    dataset: str | None = None  # fixed dataset (e.g. cifar10); None: the study's dataset
+    optional: bool = False  # skipped, with a note, when its dataset cannot be loaded
+
+
+@dataclass
+class Question:
+    title: str
+    ask: str
+    look: str
+    evidence: list[dict[str, Any]]
+
+
+@dataclass
+class Quick:
+    overrides: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, dict] = field(default_factory=dict)
+    classify: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    name: str
+    title: str
+    seed: str
+    summary: str
+    dataset: str
+    datasets: list[str]
+    fallback: str | None
+    runs: dict[str, StudyRun]
+    params: dict[str, dict]
+    questions: list[Question]
+    quick: Quick
+    path: Path
+
+
+def study_dirs() -> list[Path]:
+    """Where named studies are looked for: ./recipes/studies, then the checkout's own."""
+    own = Path(__file__).resolve().parents[3] / "recipes" / "studies"
+    return list(dict.fromkeys([Path("recipes/studies").resolve(), own]))
+
+
+def list_studies() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder in study_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def find_study(name: str) -> Path:
+    if name.endswith(".toml"):
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"study recipe {path} does not exist.")
+        return path
+    studies = list_studies()
+    if name not in studies:
+        raise ConfigError(unknown_name_message("study", name, sorted(studies)) + " (`aelab study --list` shows them)")
+    return studies[name]
+
+
+def load_study(name: str) -> Study:
+    """The study `name` (or a path to a recipe), validated."""
+    path = find_study(name)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"study recipe {path} is not valid TOML: {err}.") from None
+    where = f"study recipe {path}"
+    check_keys(data, STUDY_KEYS, where, required={"title", "seed", "dataset", "runs", "questions"})
+    runs = {n: parse_run(n, r, f"{where} [runs.{n}]") for n, r in data["runs"].items()}
+    quick = data.get("quick", {})
+    check_keys(quick, QUICK_KEYS, f"{where} [quick]")
+    study = Study(
+        name=path.stem, title=data["title"], seed=data["seed"], summary=data.get("summary", ""),
+        dataset=data["dataset"], datasets=list(data.get("datasets", [])), fallback=data.get("fallback"),
+        runs=runs, params=data.get("params", {}),
+        questions=[parse_question(q, f"{where} question {i}") for i, q in enumerate(data["questions"], 1)],
+        quick=Quick(flatten(quick.get("set", {})), quick.get("params", {}), quick.get("classify", {}), quick.get("evaluate", {})),
+        path=path,
+    )
+    validate(study, where)
+    return study
+
+
+def parse_run(name: str, data: dict, where: str) -> StudyRun:
+    check_keys(data, RUN_KEYS, where)
+    overrides = flatten(data.get("set", {}))
+    if "data.name" in overrides:
+        raise ConfigError(f"{where}: give the dataset as `dataset = ...` (or leave it to the study), not in `set`.")
+    return StudyRun(name, data.get("label", name), overrides, data.get("dataset"), bool(data.get("optional", False)))
+
+
+def parse_question(data: dict, where: str) -> Question:
+    check_keys(data, QUESTION_KEYS, where, required={"title", "evidence"})
+    return Question(data["title"], data.get("ask", ""), data.get("look", ""), list(data["evidence"]))
+
+
+def validate(study: Study, where: str) -> None:
+    """Everything that can be checked before training: configs, analyses, evidence."""
+    from aelab.analysis import ANALYSES
+    from aelab.study.evidence import check_item
+
+    for run in study.runs.values():
+        try:
+            make_config({**run.overrides, **study.quick.overrides})
+        except ConfigError as err:
+            raise ConfigError(f"{where} [runs.{run.name}]: {err}") from None
+    for params in (study.params, study.quick.params):
+        for name, values in params.items():
+            ANALYSES.get(name).check_params(values)
+    for i, question in enumerate(study.questions, 1):
+        for item in question.evidence:
+            check_item(item, study, f"{where} question {i}")
+
+
+def check_keys(data: dict, valid: set[str], where: str, required: set[str] = frozenset()) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table, got {data!r}.")
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}. Valid keys: {', '.join(sorted(valid))}.")
+    missing = sorted(required - set(data))
+    if missing:
+        raise ConfigError(f"{where}: missing key {missing[0]!r} (required: {', '.join(sorted(required))}).")

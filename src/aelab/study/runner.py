@@ -1,0 +1,282 @@
+"""`aelab study NAME`: train a study's runs, run the steps its questions cite, write one report.
+
+    runs/study-NAME[-DATASET][-quick]/
+        RUN/            a run folder per run (analysis/, classify-*/ and report.html inside)
+        compare-A-B/    `aelab compare` of the runs A and B
+        study.json      every question with its evidence, as the report shows it
+        report.html     the study report (aelab.report.study)
+
+Finished runs are reused and unfinished ones resumed, so a study interrupted
+anywhere continues where it stopped. The recipe drives everything: there is no
+code here for any particular study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from aelab import pipeline
+from aelab.config import RunConfig, load_config_file, make_config
+from aelab.data import load_dataset
+from aelab.data.base import DATASETS
+from aelab.errors import ConfigError, DataError
+from aelab.io import write_json
+from aelab.run_files import RunFiles
+from aelab.study.evidence import gather, item_runs, kind_of
+from aelab.study.recipe import Study, load_study
+
+Log = Callable[[str], None]
+IGNORED_WHEN_REUSING = {"model.input_shape", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
+
+
+def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
+              out: str | Path | None = None, download: bool = True, device: str = "auto", progress: bool = True,
+              log: Log = print) -> Path:
+    """Run the study `name` end to end; return the path of its report.html."""
+    study = load_study(name)
+    runner = StudyRunner(study, quick=quick, dataset=dataset, data_dir=data_dir, out=out, download=download,
+                         device=device, progress=progress, log=log)
+    return runner.run()
+
+
+def loud(log: Log, text: str) -> None:
+    bar = "!" * 100
+    log(f"{bar}\n{text}\n{bar}")
+
+
+class StudyRunner:
+    def __init__(self, study: Study, *, quick: bool, dataset: str | None, data_dir: str | None, out, download: bool,
+                 device: str, progress: bool, log: Log):
+        self.study, self.quick, self.data_dir, self.download = study, quick, data_dir, download
+        self.device, self.progress, self.log = device, progress, log
+        self.notes: list[str] = []  # loud notes: fallbacks and skipped parts, shown atop the report
+        self.skipped: dict[str, str] = {}  # run -> why it was not trained
+        self.seconds: dict[str, float] = {}
+        self.requested = dataset
+        self.dataset, self.location = self.choose_dataset(dataset)
+        suffix = ("" if self.dataset == study.dataset else f"-{Path(self.dataset).stem}") + ("-quick" if quick else "")
+        self.out = Path(out) if out else Path("runs") / f"study-{study.name}{suffix}"
+        self.params = merge(study.params, study.quick.params if quick else {})
+        self._analyses: dict[str, dict | None] = {}
+        self._comparisons: dict[tuple[str, ...], tuple[Path, dict]] = {}
+
+    # --- data ------------------------------------------------------------------------------
+    def try_load(self, name: str, data_dir: str | None):
+        return load_dataset(name, data_dir if name in DATASETS else None, download=self.download)
+
+    def choose_dataset(self, requested: str | None) -> tuple[str, str]:
+        study = self.study
+        if requested and requested != study.dataset:
+            own = requested not in DATASETS
+            if not study.datasets or (not own and requested not in study.datasets):
+                raise ConfigError(f"study {study.name!r} can swap its dataset {study.dataset!r} only for: "
+                                  f"{', '.join(study.datasets) or 'none'}" + (" or your own data (a .npz file or an image folder)" if study.datasets else "") + ".")
+            return requested, self.try_load(requested, self.data_dir).location
+        try:
+            return study.dataset, self.try_load(study.dataset, self.data_dir).location
+        except DataError as err:
+            others = [d for d in study.datasets if d not in (study.fallback, study.dataset)]
+            if requested or not study.fallback:
+                raise DataError(f"{err}\nThis study can instead run with --dataset " + " or ".join(study.datasets) + ".") from None
+            location = self.try_load(study.fallback, self.data_dir).location
+            first = str(err).splitlines()[0].split(" Tried:")[0]
+            note = (f"{study.dataset} could not be loaded here ({first}). This study therefore runs on {study.fallback}: "
+                    f"{location}. Other choices: --dataset {' or '.join(others)}; or put the {study.dataset} files in --data-dir.")
+            loud(self.log, f"NOTE: {note}")
+            self.notes.append(note)
+            return study.fallback, location
+
+    def run_dataset(self, run) -> str | None:
+        """The run's dataset, or None (with a loud note) when an optional run's data is missing."""
+        if run.dataset is None:
+            return self.dataset
+        try:
+            self.try_load(run.dataset, self.data_dir)
+            return run.dataset
+        except DataError as err:
+            if not run.optional:
+                raise
+            reason = f"{run.dataset} is not available here, so this part was skipped ({str(err).splitlines()[0].split(' Tried:')[0]})"
+            loud(self.log, f"NOTE: run {run.name!r}: {reason}. Give --data-dir a folder with {run.dataset} to run it.")
+            self.notes.append(f"{run.label}: {reason}. Give --data-dir a folder with {run.dataset} to run it.")
+            self.skipped[run.name] = reason
+            return None
+
+    def run_config(self, run, dataset: str) -> RunConfig:
+        overrides = {**run.overrides, "data.name": dataset, "data.download": self.download, "train.device": self.device}
+        if dataset in DATASETS and self.data_dir:
+            overrides["data.data_dir"] = str(self.data_dir)
+        return make_config({**overrides, **(self.study.quick.overrides if self.quick else {})})
+
+    # --- training --------------------------------------------------------------------------
+    def run_dir(self, run: str) -> Path:
+        return self.out / run
+
+    def train(self, run, config: RunConfig) -> str:
+        files = RunFiles(self.run_dir(run.name))
+        if files.config.exists():
+            check_same(load_config_file(files.config), config, files.root)
+            history = files.read_metrics()
+            if history and history[-1]["epoch"] >= config.train.epochs and files.reconstructions.exists():
+                self.log(f"{run.name}: finished earlier, reused ({files.root})")
+                return "reused"
+            if files.checkpoint.exists():
+                pipeline.resume(files.root, epochs=config.train.epochs, progress=self.progress, log=self.log)
+                return "resumed"
+            files.config.unlink()  # it stopped before its first epoch: start again
+        pipeline.train(config, files.root, progress=self.progress, log=self.log)
+        return "trained"
+
+    def train_all(self) -> list[dict]:
+        rows = []
+        for i, run in enumerate(self.study.runs.values(), 1):
+            dataset = self.run_dataset(run)
+            row = {"name": run.name, "label": run.label, "dataset": run.dataset or self.dataset}
+            if dataset is None:
+                rows.append({**row, "status": "skipped", "reason": self.skipped[run.name]})
+                continue
+            config = self.run_config(run, dataset)
+            self.log(f"== run {i}/{len(self.study.runs)} {run.name} ({run.label}): {config.model.name} on {dataset}, {config.train.epochs} epochs ==")
+            start = time.perf_counter()
+            status = self.train(run, config)
+            self.seconds[f"train {run.name}"] = time.perf_counter() - start
+            rows.append({**row, "status": status, "model": config.model.name, "config": load_config_file(self.run_dir(run.name) / "config.json").to_dict()})
+        return rows
+
+    # --- the steps evidence cites (each done once) --------------------------------------
+    def label(self, run: str) -> str:
+        return self.study.runs[run].label
+
+    def rel(self, run: str, path) -> str:
+        return f"{run}/{path}"
+
+    def rel_to(self, path: Path) -> str:
+        return str(path.relative_to(self.out))
+
+    def metrics(self, run: str) -> list[dict]:
+        return RunFiles(self.run_dir(run)).read_metrics()
+
+    def wanted(self, kind: str, runs: tuple[str, ...] | None = None, run: str | None = None) -> set[str]:
+        """Analyses the study's evidence asks of one run (`analysis`) or one group (`compare`)."""
+        items = [e for q in self.study.questions for e in q.evidence if kind_of(e).name == kind]
+        return {e[kind] for e in items if (tuple(item_runs(e)) == runs if runs else run in item_runs(e))}
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def analysis(self, run: str) -> dict | None:
+        if run not in self._analyses:
+            self._analyses[run] = None if run in self.skipped else self.timed(f"analyze {run}", lambda: self._analyze(run))
+        return self._analyses[run]
+
+    def _analyze(self, run: str) -> dict:
+        from aelab.analysis import ANALYSES, analyze
+
+        wanted = self.wanted("analysis", run=run)
+        self.log(f"== analyze {run}: {', '.join(sorted(wanted))} ==")
+        report = analyze(self.run_dir(run), skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params,
+                         device=self.device, log=self.log)
+        return read_json(report.with_name("analysis.json"))
+
+    def comparison(self, runs: list[str]) -> tuple[Path, dict]:
+        key = tuple(runs)
+        if key not in self._comparisons:
+            self._comparisons[key] = self.timed(f"compare {' '.join(runs)}", lambda: self._compare(key))
+        return self._comparisons[key]
+
+    def _compare(self, runs: tuple[str, ...]) -> tuple[Path, dict]:
+        from aelab.analysis import ANALYSES
+        from aelab.analysis.compare import compare
+
+        wanted = self.wanted("compare", runs=runs)
+        folder = self.out / ("compare-" + "-".join(runs))
+        self.log(f"== compare {' vs '.join(runs)}: {', '.join(sorted(wanted))} ==")
+        compare([self.run_dir(r) for r in runs], folder, labels=[self.label(r) for r in runs],
+                skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params, device=self.device, log=self.log)
+        return folder, read_json(folder / "comparison.json")
+
+    def classify(self, run: str, mode: str, replace_last: bool) -> tuple[dict, Path]:
+        from aelab.classify import ClassifyConfig, classify
+
+        cfg = ClassifyConfig(mode=mode, replace_last=replace_last, device=self.device, **(self.study.quick.classify if self.quick else {}))
+        folder = self.run_dir(run) / cfg.folder_name
+        summary_path, weights = folder / "summary.json", self.run_dir(run) / "model.safetensors"
+        if summary_path.exists() and summary_path.stat().st_mtime >= weights.stat().st_mtime:
+            summary = read_json(summary_path)
+            if all(summary.get(k) == v for k, v in dataclasses.asdict(cfg).items()):
+                return summary, folder
+        self.log(f"== classify {run}: {cfg.folder_name} ==")
+        summary = self.timed(f"classify {run} {cfg.folder_name}", lambda: classify(self.run_dir(run), cfg, progress=self.progress, log=self.log))
+        return summary, folder
+
+    def evaluate(self, run: str, params: dict) -> dict:
+        params = {**params, **(self.study.quick.evaluate if self.quick else {})}
+        self.log(f"== evaluate {run} {params or ''} ==")
+        return self.timed(f"evaluate {run}", lambda: pipeline.evaluate(self.run_dir(run), device=self.device, **params))
+
+    # --- the whole study ---------------------------------------------------------------------
+    def run(self) -> Path:
+        start = time.perf_counter()
+        study = self.study
+        self.log(f"study {study.name}: {study.title}{' (quick)' if self.quick else ''} -> {self.out}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        runs = self.train_all()
+        questions = [{"title": q.title, "ask": q.ask, "look": q.look, "blocks": [gather(item, self) for item in q.evidence]}
+                     for q in study.questions]
+        for row in runs:
+            row["report"] = self.rel(row["name"], "report.html") if (self.run_dir(row["name"]) / "report.html").exists() else None
+            row["history"] = self.metrics(row["name"]) if row["status"] != "skipped" else []
+        write_json(self.out / "study.json", {
+            "kind": "study", "name": study.name, "title": study.title, "seed": study.seed, "summary": study.summary,
+            "command": self.command(), "quick": self.quick, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "dataset": self.dataset, "dataset_location": self.location, "notes": self.notes, "runs": runs,
+            "questions": questions, "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            "total_seconds": round(time.perf_counter() - start, 1), "device": str(pipeline.resolve_device(self.device))})
+        from aelab.report.study import write_study_report
+
+        report = write_study_report(self.out)
+        failed = [b["title"] for q in questions for b in q["blocks"] if b.get("error") or b.get("status") == "failed"]
+        if failed:
+            self.log(f"aelab: {len(failed)} piece(s) of evidence failed: {', '.join(failed)} (see the report)")
+        for note in self.notes:
+            loud(self.log, f"NOTE: {note}")
+        self.log(f"study {study.name} done in {time.perf_counter() - start:.1f} s\nreport: {report}")
+        return report
+
+    def command(self) -> str:
+        parts = ["aelab", "study", self.study.name] + (["--quick"] if self.quick else [])
+        return shlex.join(parts + (["--dataset", self.requested] if self.requested else []))
+
+
+def check_same(saved: RunConfig, wanted: RunConfig, folder: Path) -> None:
+    """A run folder is reused only for the same config (epochs may differ: it is then extended)."""
+    from aelab.config import flatten
+
+    a, b = flatten(saved.to_dict()), flatten(wanted.to_dict())
+    differ = sorted(k for k in a.keys() | b.keys() if k not in IGNORED_WHEN_REUSING and a.get(k) != b.get(k))
+    if differ:
+        k = differ[0]
+        raise ConfigError(f"{folder} holds a run with another config ({k} = {a.get(k)!r}, the study wants {b.get(k)!r}): "
+                          "delete that folder, or give the study another --out.")
+
+
+def merge(base: dict[str, dict], extra: dict[str, dict]) -> dict[str, dict]:
+    out = {k: dict(v) for k, v in base.items()}
+    for k, v in extra.items():
+        out.setdefault(k, {}).update(v)
+    return out
+
+
+def read_json(path: Path) -> dict:
+    import json
+
+    return json.loads(Path(path).read_text())
+
