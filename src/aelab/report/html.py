@@ -21,18 +21,17 @@ SHORT_LIST = 4  # lists and mappings up to this long are shown in a numbers tabl
 
 def write_report(run_dir: str | Path) -> Path:
     """report.html of a run folder, from its analysis.json."""
-    root = Path(run_dir)
-    data = json.loads((root / "analysis.json").read_text())
-    path = root / "report.html"
-    write_text(path, render_run(data, root))
-    return path
+    return write_page(Path(run_dir), "analysis.json", render_run)
 
 
 def write_comparison_report(out_dir: str | Path) -> Path:
-    root = Path(out_dir)
-    data = json.loads((root / "comparison.json").read_text())
+    return write_page(Path(out_dir), "comparison.json", render_comparison)
+
+
+def write_page(root: Path, source: str, render) -> Path:
+    """root/report.html, rendered from the JSON file `source` in the same folder."""
     path = root / "report.html"
-    write_text(path, render_comparison(data, root))
+    write_text(path, render(json.loads((root / source).read_text()), root))
     return path
 
 

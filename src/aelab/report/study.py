@@ -6,20 +6,14 @@ with the building blocks of the run report; one self-contained HTML file, no tor
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
-from aelab.io import write_text
-from aelab.report.html import config_table, details, error, img, numbers_table_many, page, table_html, tables_block
+from aelab.report.html import config_table, details, error, img, numbers_table_many, page, table_html, tables_block, write_page
 
 
 def write_study_report(out_dir: str | Path) -> Path:
-    root = Path(out_dir)
-    data = json.loads((root / "study.json").read_text())
-    path = root / "report.html"
-    write_text(path, render_study(data, root))
-    return path
+    return write_page(Path(out_dir), "study.json", render_study)
 
 
 def render_study(data: dict, root: Path) -> str:
