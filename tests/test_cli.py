@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -99,6 +97,6 @@ def test_real_fashion_mnist_short_run(real_fashion_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "fashion-mnist" in result.stdout and "epoch 1/1" in result.stdout
     metrics = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
-    assert metrics["val_loss"] < 0.1  # far below an untrained net's ~0.17 on Fashion-MNIST
+    assert metrics["val_loss"] < 0.1  # the run learned something real, not just a crash-free epoch
     result = run_cli("evaluate", str(out))
     assert result.returncode == 0 and "psnr_db" in result.stdout

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-import aelab
 from aelab.cli import main
 from aelab.data import Split
 from aelab.errors import ConfigError

@@ -92,7 +92,7 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
     from aelab.report import write_report
 
     report = write_report(ctx.run.root)
-    log(f"shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
+    log("shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
     log(f"report: {report}")
     return report
 
