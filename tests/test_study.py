@@ -191,3 +191,16 @@ def test_mnist_study_quick_falls_back_to_the_official_test_images(tmp_path, monk
     report, _ = quiet_run("class-mixtures", tmp_path / "study", data_dir=str(root))
     data = check_report(report, load_study("class-mixtures"))
     assert data["dataset"] == "mnist-test-split" and "first 8,000 train" in data["notes"][0]
+
+
+def test_set_overrides_every_run_or_one_and_is_recorded_in_the_command(tiny_recipe, tmp_path):
+    report, _ = quiet_run(str(tiny_recipe), tmp_path / "out", data_dir=str(tmp_path / "empty"),
+                          overrides=["train.seed=3", "ae:train.epochs=1"])
+    saved = json.loads((tmp_path / "out" / "ae" / "config.json").read_text())
+    assert saved["train"]["seed"] == 3 and saved["train"]["epochs"] == 1
+    command = json.loads(report.with_name("study.json").read_text())["command"]
+    assert "--set train.seed=3" in command and "--set ae:train.epochs=1" in command
+    with pytest.raises(ConfigError, match="no run 'vae'. Its runs: ae, colour"):
+        quiet_run(str(tiny_recipe), tmp_path / "other", data_dir=str(tmp_path / "empty"), overrides=["vae:train.seed=1"])
+    with pytest.raises(ConfigError, match="did you mean 'train.seed'"):
+        quiet_run(str(tiny_recipe), tmp_path / "other", data_dir=str(tmp_path / "empty"), overrides=["train.sed=1"])

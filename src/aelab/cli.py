@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", help="study folder (default runs/study-NAME[-DATASET][-quick])")
     study.add_argument("--no-download", action="store_true", help="never download: use only local files")
     study.add_argument("--device", default="auto")
+    study.add_argument("--set", action="append", default=[], metavar="[RUN:]KEY=VALUE",
+                       help="override a config key in every run, or in one run: train.seed=1, vae:train.epochs=50")
     study.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -238,7 +240,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     if not args.name:
         raise AelabError("name a study (`aelab study --list` shows them), e.g. `aelab study fashion-ae-vs-vae --quick`.")
     run_study(args.name, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir, out=args.out,
-              download=not args.no_download, device=args.device, progress=not args.no_progress)
+              download=not args.no_download, device=args.device, progress=not args.no_progress, overrides=args.set)
     return 0
 
 

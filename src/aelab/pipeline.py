@@ -32,7 +32,10 @@ def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = 
     if run.checkpoint.exists() or run.config.exists():
         raise ConfigError(f"{run.root} already holds a run: continue it with `aelab train --resume {run.root}`, or choose another --out.")
     dataset, splits = prepare_data(config.data, config.train.seed)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape))
+    pixel_mean = channel_means(splits.train.images)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
+    )
     run.root.mkdir(parents=True, exist_ok=True)
     write_json(run.config, config.to_dict())
     return _train(config, run, dataset, splits, [], progress, log)
@@ -93,6 +96,13 @@ def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
         raise ConfigError(f"data.val_fraction must be in [0, 1); got {cfg.val_fraction}.")
     train_split, val_split = split_validation(train_split, cfg.val_fraction, seed)
     return dataset, Splits(train_split, val_split, test_split)
+
+
+def channel_means(images: torch.Tensor) -> tuple[float, ...]:
+    """Mean value per channel of uint8 images (N, C, H, W), in [0, 1], without a float copy."""
+    n, _, h, w = images.shape
+    sums = images.sum(dim=(0, 2, 3), dtype=torch.float64) / (n * h * w * 255)
+    return tuple(round(v, 6) for v in sums.tolist())
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoencoder:

@@ -149,3 +149,14 @@ def test_reconstruction_error_per_class_averages_the_per_image_errors(contexts):
     for c, name in enumerate(ctx.class_names):
         assert numbers["mse_per_class"][name] == pytest.approx(errors[labels == c].mean(), rel=1e-5)
     assert numbers["test_mse_per_pixel"] == pytest.approx(float(np.mean(errors)), rel=1e-5)
+
+
+def test_class_examples_show_the_first_training_image_of_each_class(contexts):
+    from aelab.analysis.class_examples import first_of_each_class
+
+    assert first_of_each_class(np.array([2, 0, 2, 1, 0]), 4) == [1, 3, 0, None]
+    ctx = contexts["vector"]
+    numbers = run(ctx, "class_examples").numbers
+    labels = ctx.train.labels.tolist()
+    assert numbers["first_index_per_class"] == {name: labels.index(c) for c, name in enumerate(ctx.class_names)}
+    assert sum(numbers["train_per_class"].values()) == len(ctx.train)

@@ -104,3 +104,27 @@ def test_conv_wta_features_are_dense_max_pooled_maps():
 def test_wta_rate_out_of_range_is_a_config_error():
     with pytest.raises(ConfigError, match="lifetime_rate"):
         create_model("fc-wta-ae", lifetime_rate=5.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pooled_ae_learns_a_live_code_on_real_mnist(seed, tmp_path):
+    """Issue 4: with PyTorch's default start this 2-number ReLU code died in every seed
+    (all codes zero, the output one average digit or black); it must learn from any seed."""
+    from aelab.config import make_config
+    from aelab.pipeline import load_model, prepare_data, train
+    from tests.conftest import real_data_dir
+
+    root = real_data_dir()
+    if root is None or not any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
+        pytest.skip("MNIST test images not found: set AELAB_DATA_DIR to a folder with mnist/ in it")
+    config = make_config({"model.name": "pooled-conv-ae", "data.name": "mnist-test-split", "data.data_dir": str(root),
+                          "data.train_subset": 4000, "data.test_subset": 500, "train.epochs": 2, "train.seed": seed})
+    model = load_model(train(config, tmp_path / "run", progress=False, log=lambda _: None))
+    _, splits = prepare_data(config.data, seed)
+    x = splits.test.images.float() / 255
+    with torch.no_grad():
+        codes, mse = model.encode(x).flatten(1), (model(x) - x).pow(2).mean().item()
+    mean_image_mse = (x - splits.train.images.float().mean(0) / 255).pow(2).mean().item()
+    assert (codes > 0).float().mean(0).min() > 0.5  # both numbers alive for most images
+    assert mse < 0.95 * mean_image_mse  # better than drawing the average digit

@@ -32,6 +32,9 @@ class ModelConfig:
 
     name: str = ""
     input_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); set from the dataset by a run
+    # mean pixel value per channel of the training images, in [0, 1]; set by a run, so that
+    # models can start their output there (see models/init.py); None when built by hand
+    pixel_mean: tuple[float, ...] | None = None
 
 
 class LossOutput(NamedTuple):

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.init import Init, initialize, start_output_at_mean
 from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
@@ -33,6 +34,8 @@ class ConvAEConfig(ModelConfig):
     output_activation: Activation = "sigmoid"
     loss: ReconstructionLoss = "mse"
     code_size: tuple[int, int] | None = None  # pooling only: the last pooling lands on this (h, w)
+    init: Init = "pytorch"
+    output_starts_at_mean: bool = False  # decoder bias from `pixel_mean` (models/init.py says why)
 
 
 @register_model("conv-ae")
@@ -62,6 +65,9 @@ class ConvAutoencoder(Autoencoder):
                 nn.Unflatten(1, feature_shape),
                 deconvs,
             )
+        initialize(self, config.init)
+        if config.output_starts_at_mean and config.pixel_mean is not None:
+            start_output_at_mean(self.decoder, config.output_activation, config.pixel_mean)
 
     def loss_description(self) -> str:
         return f"loss: {self.config.loss}, the mean over pixels and over the batch"

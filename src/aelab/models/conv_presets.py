@@ -9,6 +9,8 @@ pooling is chosen so the code is N x 1 x 2 x 1 (a ReLU-clipped 2-d code):
     28x28 -> 14x14 -> 7x7 -> 4x4 -(pool 2x4)-> 2x1
 The decoder mirrors it: 2x upsampling (to the encoder's sizes) then a stride-1
 transposed conv + ReLU per layer, the last with one filter and a sigmoid.
+It starts from Keras's initialisation with the output at the data's mean pixel:
+with PyTorch's defaults the code (or the decoder) died in every seed tried.
 
 `all-conv-ae` (seed 003): strided convs down, stride-2 transposed convs up, no
 pooling, no dense layer: the code is the last feature map.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
+from aelab.models.init import Init
 from aelab.models.layers import Downsample, Upsample
 from aelab.models.registry import register_model
 
@@ -33,6 +36,10 @@ class PooledConvAEConfig(ConvAEConfig):
     downsample: Downsample = "pool"
     upsample: Upsample = "upsample-transpose"
     code_size: tuple[int, int] | None = (2, 1)
+    # Keras's initialisation (the seed's framework), and the output started at the data's
+    # mean: with PyTorch's defaults this tiny ReLU code died in every seed tried (issue 4)
+    init: Init = "glorot"
+    output_starts_at_mean: bool = True
 
 
 @dataclass

@@ -17,10 +17,10 @@ import dataclasses
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from aelab import pipeline
-from aelab.config import RunConfig, load_config_file, make_config
+from aelab.config import RunConfig, load_config_file, make_config, parse_assignment
 from aelab.data import load_dataset
 from aelab.data.base import DATASETS
 from aelab.errors import ConfigError, DataError
@@ -30,16 +30,20 @@ from aelab.study.evidence import gather, item_runs, kind_of
 from aelab.study.recipe import Study, load_study
 
 Log = Callable[[str], None]
-IGNORED_WHEN_REUSING = {"model.input_shape", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
+IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
 
 
 def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
               out: str | Path | None = None, download: bool = True, device: str = "auto", progress: bool = True,
-              log: Log = print) -> Path:
-    """Run the study `name` end to end; return the path of its report.html."""
+              overrides: Sequence[str] = (), log: Log = print) -> Path:
+    """Run the study `name` end to end; return the path of its report.html.
+
+    `overrides` are `KEY=VALUE` for every run or `RUN:KEY=VALUE` for one, applied after
+    the recipe's own settings (and --quick's), e.g. `train.seed=1` or `vae:train.epochs=50`.
+    """
     study = load_study(name)
     runner = StudyRunner(study, quick=quick, dataset=dataset, data_dir=data_dir, out=out, download=download,
-                         device=device, progress=progress, log=log)
+                         device=device, progress=progress, overrides=overrides, log=log)
     return runner.run()
 
 
@@ -50,7 +54,7 @@ def loud(log: Log, text: str) -> None:
 
 class StudyRunner:
     def __init__(self, study: Study, *, quick: bool, dataset: str | None, data_dir: str | None, out, download: bool,
-                 device: str, progress: bool, log: Log):
+                 device: str, progress: bool, log: Log, overrides: Sequence[str] = ()):
         self.study, self.quick, self.data_dir, self.download = study, quick, data_dir, download
         self.device, self.progress, self.log = device, progress, log
         self.notes: list[str] = []  # loud notes: fallbacks and skipped parts, shown atop the report
@@ -61,6 +65,9 @@ class StudyRunner:
         suffix = ("" if self.dataset == study.dataset else f"-{Path(self.dataset).stem}") + ("-quick" if quick else "")
         self.out = Path(out) if out else Path("runs") / f"study-{study.name}{suffix}"
         self.params = merge(study.params, study.quick.params if quick else {})
+        self.overrides = parse_study_overrides(overrides, list(study.runs))  # run (None: every run) -> {key: value}
+        for run in study.runs.values():  # a mistaken --set fails now, not after hours of training
+            make_config({**run.overrides, **self.overrides.get(None, {}), **self.overrides.get(run.name, {})})
         self._analyses: dict[str, dict | None] = {}
         self._comparisons: dict[tuple[str, ...], tuple[Path, dict]] = {}
 
@@ -110,7 +117,8 @@ class StudyRunner:
         overrides = {**run.overrides, "data.name": dataset, "data.download": self.download, "train.device": self.device}
         if dataset in DATASETS and self.data_dir:
             overrides["data.data_dir"] = str(self.data_dir)
-        return make_config({**overrides, **(self.study.quick.overrides if self.quick else {})})
+        quick = self.study.quick.overrides if self.quick else {}
+        return make_config({**overrides, **quick, **self.overrides.get(None, {}), **self.overrides.get(run.name, {})})
 
     # --- training --------------------------------------------------------------------------
     def run_dir(self, run: str) -> Path:
@@ -253,7 +261,22 @@ class StudyRunner:
 
     def command(self) -> str:
         parts = ["aelab", "study", self.study.name] + (["--quick"] if self.quick else [])
-        return shlex.join(parts + (["--dataset", self.requested] if self.requested else []))
+        parts += ["--dataset", self.requested] if self.requested else []
+        for run, values in self.overrides.items():
+            parts += [x for key, value in values.items() for x in ("--set", f"{run + ':' if run else ''}{key}={value!r}")]
+        return shlex.join(parts)
+
+
+def parse_study_overrides(items: Sequence[str], runs: list[str]) -> dict[str | None, dict[str, Any]]:
+    """`KEY=VALUE` (every run) and `RUN:KEY=VALUE` (one run) -> {run or None: {key: value}}."""
+    out: dict[str | None, dict[str, Any]] = {}
+    for item in items:
+        run, sep, assignment = item.partition(":") if ":" in item.split("=", 1)[0] else (None, "", item)
+        if sep and run not in runs:
+            raise ConfigError(f"--set {item!r}: this study has no run {run!r}. Its runs: {', '.join(runs)}.")
+        key, value = parse_assignment(assignment)
+        out.setdefault(run, {})[key] = value
+    return out
 
 
 def check_same(saved: RunConfig, wanted: RunConfig, folder: Path) -> None:
