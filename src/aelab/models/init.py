@@ -10,7 +10,6 @@ layer's bias at the mean pixel value removes that first push (Karpathy's "init w
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Sequence
 
 import torch
