@@ -1,13 +1,15 @@
 """Training speed and quality: aelab against a plain PyTorch loop, alternately, in one run.
 
-    python benchmarks/train_speed.py --data-dir ../shared/datasets --epochs 4 --rounds 3
+    python benchmarks/train_speed.py --data-dir ../shared/datasets --epochs 4 --rounds 3 [--model vae]
 
-Each round trains the seed-004 conv AE (Q1 = Q2 = 32, K = 10) on all 60,000
-Fashion-MNIST training images, batch 64, Adam 1e-3, once with a reference loop
-written here (per-sample-free, the usual `for x in batches: step`) and once with
-`aelab.train`, each in its own process so peak memory is its own. Prints
-images/s (median over epochs), test MSE per pixel and peak RSS, then medians
-over rounds and the aelab / reference ratios.
+Each round trains the seed-004 conv AE (Q1 = Q2 = 32, K = 10), or with `--model vae`
+aelab's default conv VAE (2-d code, Bernoulli likelihood on dynamically binarised
+pixels, analytic KL), on all 60,000 Fashion-MNIST training images, batch 64, Adam
+1e-3, once with a reference loop written here (the same network, the usual
+`for x in batches: step`) and once with `aelab.train`, each in its own process so
+peak memory is its own. Prints images/s (median over epochs), test MSE per pixel
+(for the VAE: of the decoded posterior means) and peak RSS, then medians over
+rounds and the aelab / reference ratios.
 """
 
 from __future__ import annotations
@@ -36,14 +38,41 @@ def reference_model() -> nn.Module:
     )
 
 
-def run_reference(data_dir: str, epochs: int, seed: int) -> dict:
+class ReferenceVAE(nn.Module):
+    """aelab's default `vae`, written out: conv 32, 64 (3x3, stride 2) -> mean, log-variance;
+    dense -> 64x7x7 -> transposed convs back to logits."""
+
+    def __init__(self, latent: int = 2):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(), nn.Flatten())
+        self.mean, self.logvar = nn.Linear(64 * 7 * 7, latent), nn.Linear(64 * 7 * 7, latent)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 3, 2, 1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 3, 2, 1, output_padding=1),
+        )
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.bernoulli(x)  # dynamic binarisation
+        h = self.body(x)
+        mu, logvar = self.mean(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        rec = nn.functional.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+        return (rec + kl).mean()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # the decoded posterior mean
+        return torch.sigmoid(self.decoder(self.mean(self.body(x))))
+
+
+def run_reference(data_dir: str, epochs: int, seed: int, model_name: str) -> dict:
     from aelab.data import load_dataset
 
     data = load_dataset("fashion-mnist", data_dir)
     train = data.train.images.float().div(255)
     test = data.test.images.float().div(255)
     torch.manual_seed(seed)
-    model = reference_model()
+    model = ReferenceVAE() if model_name == "vae" else reference_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.MSELoss()
     rates = []
@@ -51,7 +80,7 @@ def run_reference(data_dir: str, epochs: int, seed: int) -> dict:
         start = time.perf_counter()
         for idx in torch.randperm(len(train)).split(64):
             x = train[idx]
-            loss = loss_fn(model(x), x)
+            loss = model.loss(x) if model_name == "vae" else loss_fn(model(x), x)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -61,11 +90,11 @@ def run_reference(data_dir: str, epochs: int, seed: int) -> dict:
     return {"images_per_s": statistics.median(rates), "test_mse": mse}
 
 
-def run_aelab(data_dir: str, epochs: int, seed: int, overrides: dict) -> dict:
+def run_aelab(data_dir: str, epochs: int, seed: int, model_name: str, overrides: dict) -> dict:
     import aelab
 
     config = aelab.make_config({
-        "data.name": "fashion-mnist", "data.data_dir": data_dir, "data.val_fraction": 0.0,
+        "model.name": model_name, "data.name": "fashion-mnist", "data.data_dir": data_dir, "data.val_fraction": 0.0,
         "train.epochs": epochs, "train.seed": seed, "train.test_each_epoch": False, **overrides,
     })
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,12 +106,12 @@ def run_aelab(data_dir: str, epochs: int, seed: int, overrides: dict) -> dict:
 
 def child(args: argparse.Namespace) -> None:
     if args.child == "reference":
-        result = run_reference(args.data_dir, args.epochs, args.seed)
+        result = run_reference(args.data_dir, args.epochs, args.seed, args.model)
     else:
         from aelab.config import parse_assignment
 
         overrides = dict(parse_assignment(item) for item in args.child.split()[1:])
-        result = run_aelab(args.data_dir, args.epochs, args.seed, overrides)
+        result = run_aelab(args.data_dir, args.epochs, args.seed, args.model, overrides)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -93,6 +122,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=["conv-ae", "vae"], default="conv-ae")
     parser.add_argument("--variant", action="append", default=[], metavar="'aelab KEY=VALUE ...'",
                         help="extra aelab configurations to time, e.g. 'aelab train.shards=1'")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -102,7 +132,8 @@ def main() -> None:
     results: dict[str, list[dict]] = {name: [] for name in ["reference", "aelab", *args.variant]}
     for round_ in range(args.rounds):
         for name in results:
-            cmd = [sys.executable, __file__, "--child", name, "--epochs", str(args.epochs), "--seed", str(args.seed + round_)]
+            cmd = [sys.executable, __file__, "--child", name, "--model", args.model, "--epochs", str(args.epochs),
+                   "--seed", str(args.seed + round_)]
             if args.data_dir:
                 cmd += ["--data-dir", args.data_dir]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -110,7 +141,7 @@ def main() -> None:
             r = results[name][-1]
             print(f"round {round_ + 1} {name:<24} {r['images_per_s']:8,.0f} img/s  test MSE {r['test_mse']:.5f}  peak RSS {r['peak_rss_mb']:,.0f} MB", flush=True)
     medians = {name: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for name, rows in results.items()}
-    print(f"\nmedians over {args.rounds} rounds, {args.epochs} epochs, batch 64:")
+    print(f"\n{args.model}: medians over {args.rounds} rounds, {args.epochs} epochs, batch 64:")
     for name, m in medians.items():
         print(f"  {name:<24} {m['images_per_s']:8,.0f} img/s  test MSE {m['test_mse']:.5f}  peak RSS {m['peak_rss_mb']:,.0f} MB")
     r = medians["reference"]

@@ -110,6 +110,8 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoe
     run = RunFiles(Path(run_dir)).require()
     model = build_model(load_config_file(run.config).model)
     load_weights(model, run.weights)
+    if uses_convolutions(model):  # as in training: analyses encode in batches of 1,000, 2x faster in NHWC
+        model = model.to(memory_format=torch.channels_last)
     return model.to(device).eval()
 
 

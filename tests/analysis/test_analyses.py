@@ -52,10 +52,11 @@ def test_one_nn_on_separable_blobs_is_near_perfect_and_chance_is_one_in_k(contex
     assert 0 <= numbers["linear_probe_on_pixels"] <= 1
 
 
+@pytest.mark.parametrize("dim", [2, 20])  # k-d tree and brute-force paths
 @pytest.mark.parametrize("k", [1, 5])
-def test_torch_knn_matches_scikit_learn(k):
+def test_torch_knn_matches_scikit_learn(k, dim):
     gen = torch.Generator().manual_seed(k)
-    train, test = torch.randn(500, 6, generator=gen), torch.randn(200, 6, generator=gen)
+    train, test = torch.randn(500, dim, generator=gen), torch.randn(200, dim, generator=gen)
     labels = torch.randint(0, 4, (500,), generator=gen)
     expected = KNeighborsClassifier(k, algorithm="brute").fit(train.numpy(), labels.numpy()).predict(test.numpy())
     assert (knn_predict(train, labels, test, k).numpy() == expected).mean() > 0.99  # ties may break differently

@@ -25,12 +25,23 @@ from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analys
 from aelab.analysis.figures import RUN_COLOURS, figure
 from aelab.analysis.reconstructions import per_class_means
 
+KD_TREE_MAX_DIM = 15
 CHUNK_ELEMENTS = 2**25  # distance-matrix entries per chunk (128 MiB of float32)
 
 
 def nearest(train: torch.Tensor, test: torch.Tensor, k: int) -> torch.Tensor:
-    """(N_test, k) indices of the k nearest training points (Euclidean), nearest first."""
+    """(N_test, k) indices of the k nearest training points (Euclidean), nearest first.
+
+    Codes of up to KD_TREE_MAX_DIM numbers go to scikit-learn's k-d tree, longer ones to a
+    chunked brute-force search (10,000 queries among 60,000: 2-d codes 0.04 s vs 1.6 s brute;
+    a conv AE's 10-d Fashion-MNIST codes 0.5 s vs 1.5 s; the tree's worst case, 10-d codes
+    spread like a Gaussian, 3.6 s vs 1.5 s). 15 is scikit-learn's own limit for choosing a tree.
+    """
     train, test = train.float(), test.float()
+    if train.shape[1] <= KD_TREE_MAX_DIM:
+        from sklearn.neighbors import KDTree
+
+        return torch.from_numpy(KDTree(train.numpy()).query(test.numpy(), k=min(k, len(train)), return_distance=False)).long()
     train_sq, train_t = train.pow(2).sum(1), train.T.contiguous()
     chunk = max(1, CHUNK_ELEMENTS // max(len(train), 1))
     out = []
