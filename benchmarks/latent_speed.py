@@ -24,7 +24,6 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 

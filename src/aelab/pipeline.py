@@ -98,11 +98,14 @@ def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
     return dataset, Splits(train_split, val_split, test_split)
 
 
-def channel_means(images: torch.Tensor) -> tuple[float, ...]:
-    """Mean value per channel of uint8 images (N, C, H, W), in [0, 1], without a float copy."""
-    n, _, h, w = images.shape
-    sums = images.sum(dim=(0, 2, 3), dtype=torch.float64) / (n * h * w * 255)
-    return tuple(round(v, 6) for v in sums.tolist())
+def channel_means(images: torch.Tensor, chunk: int = 4096) -> tuple[float, ...]:
+    """Mean value per channel of uint8 images (N, C, H, W), in [0, 1], a chunk at a time
+    (a cast of the whole tensor would briefly double a large dataset's memory)."""
+    n, c, h, w = images.shape
+    sums = torch.zeros(c, dtype=torch.float64)
+    for start in range(0, n, chunk):
+        sums += images[start : start + chunk].sum(dim=(0, 2, 3), dtype=torch.float64)
+    return tuple(round(v, 6) for v in (sums / (n * h * w * 255)).tolist())
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoencoder:

@@ -47,3 +47,25 @@ def test_even_kernel_is_refused():
 def test_wrong_type_names_the_key():
     with pytest.raises(ConfigError, match="model.latent_dim must be int"):
         create_model("conv-ae", latent_dim="ten")
+
+
+@pytest.mark.parametrize("in_size, kernel, output_padding", [((14, 14), 5, 1), ((7, 9), 3, 0), ((4, 5), 5, 1)])
+def test_one_channel_transposed_conv_equals_pytorchs(in_size, kernel, output_padding):
+    from torch import nn
+
+    from aelab.models.layers import OneChannelConvTranspose2d
+
+    torch.manual_seed(0)
+    ours = OneChannelConvTranspose2d(8, 1, kernel, stride=2, padding=kernel // 2, output_padding=output_padding)
+    theirs = nn.ConvTranspose2d(8, 1, kernel, stride=2, padding=kernel // 2, output_padding=output_padding)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 8, *in_size, requires_grad=True)
+    x2 = x.detach().clone().contiguous(memory_format=torch.channels_last).requires_grad_()
+    a, b = ours(x2), theirs(x)
+    assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    grad = torch.randn_like(b)
+    a.backward(grad)
+    b.backward(grad)
+    assert torch.allclose(x2.grad, x.grad, atol=1e-5)
+    assert torch.allclose(ours.weight.grad, theirs.weight.grad, atol=1e-4)
+    assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-4)
