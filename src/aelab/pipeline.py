@@ -55,9 +55,7 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, progress: bool = T
 def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Splits, history: list | None, progress: bool, log: Log) -> Path:
     device = resolve_device(config.train.device)
     torch.manual_seed(config.train.seed)
-    model = build_model(config.model).to(device)
-    if uses_convolutions(model):  # oneDNN and cuDNN convolutions run faster on NHWC tensors
-        model = model.to(memory_format=torch.channels_last)
+    model = placed(build_model(config.model), device)
     optimizer = make_optimizer(model, config.train)
     if history is None:  # resuming
         if not run.checkpoint.exists():
@@ -113,9 +111,14 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoe
     run = RunFiles(Path(run_dir)).require()
     model = build_model(load_config_file(run.config).model)
     load_weights(model, run.weights)
-    if uses_convolutions(model):  # as in training: analyses encode in batches of 1,000, 2x faster in NHWC
-        model = model.to(memory_format=torch.channels_last)
-    return model.to(device).eval()
+    return placed(model, device).eval()
+
+
+def placed(model: Autoencoder, device: str | torch.device) -> Autoencoder:
+    """The model on `device`; convolutional ones channels-last, where oneDNN and cuDNN run them
+    faster (training, and encoding in batches of 1,000: 1.35 s instead of 2.9 s for 70,000 images)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if uses_convolutions(model) else model
 
 
 def evaluate(

@@ -153,9 +153,9 @@ def test_reconstruction_error_per_class_averages_the_per_image_errors(contexts):
 
 
 def test_class_examples_show_the_first_training_image_of_each_class(contexts):
-    from aelab.analysis.class_examples import first_of_each_class
+    from aelab.analysis.interpolation import first_of_each_class
 
-    assert first_of_each_class(np.array([2, 0, 2, 1, 0]), 4) == [1, 3, 0, None]
+    assert first_of_each_class(torch.tensor([2, 0, 2, 1, 0]), 4) == {2: 0, 0: 1, 1: 3}
     ctx = contexts["vector"]
     numbers = run(ctx, "class_examples").numbers
     labels = ctx.train.labels.tolist()

@@ -7,17 +7,7 @@ import numpy as np
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
-
-
-def first_of_each_class(labels: np.ndarray, n_classes: int) -> list[int | None]:
-    """Index of the first image of each class (None where a class has none)."""
-    first: list[int | None] = [None] * n_classes
-    for index, label in enumerate(labels.tolist()):
-        if first[label] is None:
-            first[label] = index
-            if all(i is not None for i in first):
-                break
-    return first
+from aelab.analysis.interpolation import first_of_each_class
 
 
 @register_analysis
@@ -37,8 +27,8 @@ class ClassExamples(Analysis):
             return AnalysisResult({"train_images": len(train), "test_images": len(ctx.test), "labelled": False},
                                   [("examples", fig)])
         names = ctx.class_names
-        first = first_of_each_class(train.labels.numpy(), len(names))
-        shown = [(name, i) for name, i in zip(names, first) if i is not None]
+        first = first_of_each_class(train.labels, len(names))  # class -> index; absent classes are left out
+        shown = [(names[c], first[c]) for c in sorted(first)]
         images = train.images[[i for _, i in shown]].float().div(255)
         fig = grid_figure(len(shown), 1, ctx.image_shape, width=min(10, 1.1 * len(shown)), extra=0.6)
         labelled_grid(fig.add_subplot(), images, len(shown), top=[name for name, _ in shown])

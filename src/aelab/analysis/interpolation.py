@@ -16,7 +16,7 @@ def line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def first_of_each_class(labels: torch.Tensor, n_classes: int) -> dict[int, int]:
-    """class -> index of its first test image."""
+    """class -> index of its first image in `labels` (classes that never occur are absent)."""
     first: dict[int, int] = {}
     for i, c in enumerate(labels.tolist()):
         first.setdefault(c, i)
