@@ -75,6 +75,29 @@ def test_resume_in_process_equals_uninterrupted(blobs_npz, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_loaded_optimizer_moments_take_their_parameters_layout(tmp_path):
+    """Fused Adam walks parameter and moments as flat memory: a channels-last weight with
+    contiguous moments (as safetensors stores them) would be updated with the wrong moments."""
+    from aelab.checkpoint import load_checkpoint, save_checkpoint
+    from aelab.pipeline import placed
+    from aelab.train import make_optimizer
+
+    cfg = aelab.make_config(SMALL)
+    model = placed(ConvAutoencoder(cfg.model), "cpu")
+    optimizer = make_optimizer(model, cfg.train)
+    assert optimizer.param_groups[0]["fused"]
+    model.loss(torch.rand(4, 1, 28, 28)).total.backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "ckpt.safetensors", model, optimizer, 1, [])
+    optimizer = make_optimizer(model, cfg.train)
+    load_checkpoint(tmp_path / "ckpt.safetensors", model, optimizer)
+    conv_weights = [p for p in model.parameters() if p.dim() == 4]
+    assert conv_weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv_weights)
+    for param in model.parameters():
+        for moment in ("exp_avg", "exp_avg_sq"):
+            assert optimizer.state[param][moment].stride() == param.stride()
+
+
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     npz = make_blobs_npz(tmp_path / "big.npz", n_train=6000, n_test=200)
     args = ["--dataset", str(npz), "--epochs", "3", "--no-progress", "--set", "model.channels=[16,16]"]

@@ -76,8 +76,21 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     for param_id, values in json.loads(metadata["optimizer_extras"]).items():
         state.setdefault(int(param_id), {}).update(values)
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
+    _match_parameter_layouts(optimizer)
     torch.set_rng_state(tensors["rng.torch"])
     return int(metadata["epoch"]), json.loads(metadata["history"])
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each loaded moment its parameter's memory layout (channels-last conv weights).
+    Safetensors stores tensors contiguous, and fused Adam walks parameter and moments as flat
+    memory, so a layout mismatch would pair each weight with another weight's moments."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for name, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:

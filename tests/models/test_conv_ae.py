@@ -49,8 +49,9 @@ def test_wrong_type_names_the_key():
         create_model("conv-ae", latent_dim="ten")
 
 
-@pytest.mark.parametrize("in_size, kernel, output_padding", [((14, 14), 5, 1), ((7, 9), 3, 0), ((4, 5), 5, 1)])
-def test_one_channel_transposed_conv_equals_pytorchs(in_size, kernel, output_padding):
+@pytest.mark.parametrize("in_size, kernel, output_padding", [((14, 14), 5, 1), ((14, 14), 3, 1), ((7, 9), 3, 0), ((4, 5), 5, 1)])
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_one_channel_transposed_conv_equals_pytorchs(in_size, kernel, output_padding, layout):
     from torch import nn
 
     from aelab.models.layers import OneChannelConvTranspose2d
@@ -60,7 +61,7 @@ def test_one_channel_transposed_conv_equals_pytorchs(in_size, kernel, output_pad
     theirs = nn.ConvTranspose2d(8, 1, kernel, stride=2, padding=kernel // 2, output_padding=output_padding)
     theirs.load_state_dict(ours.state_dict())
     x = torch.randn(3, 8, *in_size, requires_grad=True)
-    x2 = x.detach().clone().contiguous(memory_format=torch.channels_last).requires_grad_()
+    x2 = x.detach().clone().contiguous(memory_format=layout).requires_grad_()
     a, b = ours(x2), theirs(x)
     assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
     grad = torch.randn_like(b)
@@ -69,3 +70,24 @@ def test_one_channel_transposed_conv_equals_pytorchs(in_size, kernel, output_pad
     assert torch.allclose(x2.grad, x.grad, atol=1e-5)
     assert torch.allclose(ours.weight.grad, theirs.weight.grad, atol=1e-4)
     assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-4)
+
+
+def test_one_channel_transposed_conv_under_bf16_autocast():
+    from torch import nn
+
+    from aelab.models.layers import OneChannelConvTranspose2d
+
+    torch.manual_seed(0)
+    ours = OneChannelConvTranspose2d(8, 1, 3, stride=2, padding=1, output_padding=1)
+    theirs = nn.ConvTranspose2d(8, 1, 3, stride=2, padding=1, output_padding=1)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(4, 8, 7, 7)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a = ours(x.bfloat16())
+        b = theirs(x.bfloat16())
+    assert a.dtype == b.dtype == torch.bfloat16
+    assert torch.allclose(a.float(), b.float(), atol=0.05)
+    a.float().sum().backward()
+    assert ours.weight.grad.dtype == torch.float32 and ours.bias.grad.dtype == torch.float32
+    b.float().sum().backward()
+    assert torch.allclose(ours.weight.grad, theirs.weight.grad, rtol=0.02, atol=0.5)
