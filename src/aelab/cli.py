@@ -23,6 +23,7 @@ CONFIG_FLAGS = {
     "epochs": ("train.epochs", int, "number of epochs"),
     "batch_size": ("train.batch_size", int, "images per training step"),
     "lr": ("train.lr", float, "Adam learning rate"),
+    "lr_schedule": ("train.lr_schedule", str, "constant, cosine or one-cycle (peaking at --lr)"),
     "seed": ("train.seed", int, "seed for initialisation, shuffling and the validation split"),
     "device": ("train.device", str, "auto, cpu, cuda or cuda:N"),
 }

@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 
 from aelab.errors import ConfigError
 from aelab.registry import unknown_name_message
+from aelab.schedule import Schedule
 
 
 @dataclass
@@ -37,6 +38,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: Schedule = "constant"  # or cosine, one-cycle (peak lr); see aelab/schedule.py
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     seed: int = 0

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from aelab.allocator import keep_freed_memory
 from aelab.checkpoint import save_checkpoint, save_weights
 from aelab.config import TrainConfig
 from aelab.data import Split, batches
@@ -24,6 +25,7 @@ from aelab.evaluate import mean_loss
 from aelab.models import Autoencoder
 from aelab.plots import save_strip
 from aelab.run_files import RunFiles
+from aelab.schedule import learning_rate
 from aelab.step import ShardedStep, auto_shards, intra_op_threads
 
 
@@ -62,6 +64,8 @@ def fit(
     """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch."""
     history = list(history or [])
     device = next(model.parameters()).device
+    if device.type == "cpu":
+        keep_freed_memory()
     strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
     step = ShardedStep(model, optimizer, cfg.shards or auto_shards(model, cfg.batch_size, device), cfg.precision)
@@ -103,7 +107,12 @@ def train_one_epoch(step: ShardedStep, split: Split, cfg: TrainConfig, epoch: in
     step.model.train()
     sizes, terms = [], []
     bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
+    steps_per_epoch = math.ceil(len(split) / cfg.batch_size)
+    first_step, total_steps = (epoch - 1) * steps_per_epoch, cfg.epochs * steps_per_epoch
     for i, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
+        if cfg.lr_schedule != "constant":
+            for group in step.optimizer.param_groups:
+                group["lr"] = learning_rate(cfg.lr, cfg.lr_schedule, (first_step + i) / total_steps)
         terms.append(step(x))
         sizes.append(len(x))
         if not bar.disable:
