@@ -62,3 +62,13 @@ def test_set_values_are_read_as_toml():
     assert parse_assignment("data.name=mnist") == ("data.name", "mnist")
     with pytest.raises(ConfigError, match="key=value"):
         parse_assignment("train.lr")
+
+
+@pytest.mark.parametrize("recipe", ["default.toml", "fast.toml"])
+def test_shipped_recipes_are_valid_configs(recipe):
+    from pathlib import Path
+
+    config = make_config(read_recipe(Path(__file__).parents[1] / "recipes" / recipe))
+    assert config.model.name == "conv-ae" and config.model.kernel_size == 5
+    if recipe == "fast.toml":
+        assert config.train.lr_schedule == "one-cycle" and config.train.epochs == 3
