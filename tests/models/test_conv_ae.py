@@ -91,3 +91,19 @@ def test_one_channel_transposed_conv_under_bf16_autocast():
     assert ours.weight.grad.dtype == torch.float32 and ours.bias.grad.dtype == torch.float32
     b.float().sum().backward()
     assert torch.allclose(ours.weight.grad, theirs.weight.grad, rtol=0.02, atol=0.5)
+
+
+def test_flatten_hands_back_channels_last_gradients_with_the_same_values():
+    from torch import nn
+
+    from aelab.models.layers import Flatten
+
+    x = torch.randn(3, 4, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    ours, theirs = Flatten()(x), nn.Flatten()(x)
+    assert torch.equal(ours, theirs)
+    weights = torch.randn_like(ours)
+    (grad_ours,) = torch.autograd.grad((ours * weights).sum(), x)
+    (grad_theirs,) = torch.autograd.grad((theirs * weights).sum(), x)
+    assert torch.equal(grad_ours, grad_theirs)
+    assert grad_ours.is_contiguous(memory_format=torch.channels_last) and not grad_theirs.is_contiguous(memory_format=torch.channels_last)
+

@@ -126,6 +126,32 @@ def conv_decoder(
     return nn.Sequential(*layers)
 
 
+class Flatten(nn.Flatten):
+    """nn.Flatten whose backward hands the gradient back in the input's memory layout.
+
+    Flattening a channels-last feature map copies it into channel-major order, so the plain
+    backward returns a channel-major gradient, and the ReLU before the flatten then computes its
+    backward across two layouts, about 20x slower than within one (VAE, 32 x 64 x 7 x 7: 408 us
+    instead of about 20). Same values either way."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.start_dim, self.end_dim) == (1, -1) and x.dim() == 4 and x.requires_grad and not x.is_contiguous():
+            if x.is_contiguous(memory_format=torch.channels_last):
+                return _FlattenChannelsLast.apply(x)
+        return super().forward(x)
+
+
+class _FlattenChannelsLast(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x.shape
+        return x.flatten(1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape).contiguous(memory_format=torch.channels_last)
+
+
 class OneChannelConvTranspose2d(nn.ConvTranspose2d):
     """A transposed convolution to ONE output channel (a grey image): the same parameters and
     results as nn.ConvTranspose2d (to float rounding), computed with matrix products laid out so
