@@ -1,5 +1,5 @@
 """Learning-rate schedules, as functions of training progress so that a resumed run needs no
-scheduler state: the rate at step s of S is `learning_rate(cfg, s / S)`.
+scheduler state: the rate at step s of S is `learning_rate(train.lr, train.lr_schedule, s / S)`.
 
 - constant: `train.lr` throughout (the seeds' recipes).
 - cosine: from `train.lr` down to 0 along half a cosine (Loshchilov & Hutter, 2017).
