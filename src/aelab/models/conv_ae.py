@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.cpu_layers import Flatten
 from aelab.models.init import Init, initialize, start_output_at_mean
-from aelab.models.layers import Activation, Downsample, Flatten, Upsample, activation, conv_decoder, conv_encoder
+from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import math
 from typing import Literal, Sequence
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from aelab.errors import ConfigError
+from aelab.models.cpu_layers import ConvTranspose2d, OneChannelConvTranspose2d
 
 Activation = Literal["relu", "leaky-relu", "elu", "tanh", "sigmoid", "linear"]
 # stride: stride-2 convs (all-convolutional); pool: conv + 2x max pooling; none: unit strides
@@ -126,86 +125,6 @@ def conv_decoder(
     return nn.Sequential(*layers)
 
 
-class Flatten(nn.Flatten):
-    """nn.Flatten whose backward hands the gradient back in the input's memory layout.
-
-    Flattening a channels-last feature map copies it into channel-major order, so the plain
-    backward returns a channel-major gradient, and the ReLU before the flatten then computes its
-    backward across two layouts, about 9x slower than within one (VAE, 32 x 64 x 7 x 7: 408 us
-    instead of 44). Same values either way."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.start_dim, self.end_dim) == (1, -1) and x.dim() == 4 and x.requires_grad and not x.is_contiguous():
-            if x.is_contiguous(memory_format=torch.channels_last):
-                return _FlattenChannelsLast.apply(x)
-        return super().forward(x)
-
-
-class _FlattenChannelsLast(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.shape = x.shape
-        return x.flatten(1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.reshape(ctx.shape).contiguous(memory_format=torch.channels_last)
-
-
-class OneChannelConvTranspose2d(nn.ConvTranspose2d):
-    """A transposed convolution to ONE output channel (a grey image): the same parameters and
-    results as nn.ConvTranspose2d (to float rounding), computed with matrix products laid out so
-    that the small dimension (kernel taps) is never a product's column count, where CPU BLAS is
-    slowest. PyTorch's own CPU kernel takes a slow path for one output channel: forward and backward
-    of 32 -> 1, stride 2, 14x14 -> 28x28 on 32 images, one thread, take 0.97 ms instead of 2.5 ms
-    (5x5) and 0.62 ms instead of 1.4 ms (3x3). With more output channels PyTorch's kernel is
-    faster, so it is used only here."""
-
-    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if x.is_cuda or output_size is not None or x.dim() != 4 or self.groups != 1 or self.dilation != (1, 1):
-            return super().forward(x, output_size)
-        h, w = x.shape[-2:]
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        out_h = (h - 1) * sh - 2 * ph + kh + self.output_padding[0]
-        out_w = (w - 1) * sw - 2 * pw + kw + self.output_padding[1]
-        out = _ToOneChannel.apply(x, self.weight, self.kernel_size, self.stride, self.padding, (out_h, out_w))
-        return out + self.bias.to(out.dtype).view(1, -1, 1, 1) if self.bias is not None else out
-
-
-class _ToOneChannel(torch.autograd.Function):
-    """x (B, C, h, w) -> (B, 1, out_h, out_w). Forward: taps = W^T X (one product, X the image
-    pixels by channel, a view of a channels-last x), then col2im (`F.fold`). Backward: the output
-    gradient's taps as one strided view (im2col without a kernel), then two products."""
-
-    @staticmethod
-    def forward(ctx, x, weight, kernel, stride, padding, out_size):
-        b, c, h, w = x.shape
-        (kh, kw), (ph, pw) = kernel, padding
-        pixels = x.permute(0, 2, 3, 1).reshape(b * h * w, c)  # a view when x is channels-last
-        taps = weight.to(x.dtype).reshape(c, kh * kw)
-        columns = (taps.t() @ pixels.t()).view(kh * kw, b, h * w).transpose(0, 1)  # (B, kh*kw, h*w)
-        full = F.fold(columns, (out_size[0] + 2 * ph, out_size[1] + 2 * pw), kernel, stride=stride)
-        ctx.save_for_backward(pixels, taps)
-        ctx.geometry = (b, c, h, w, kernel, stride, padding, weight.dtype)
-        return full[:, :, ph : ph + out_size[0], pw : pw + out_size[1]]
-
-    @staticmethod
-    def backward(ctx, grad):
-        pixels, taps = ctx.saved_tensors
-        b, c, h, w, (kh, kw), (sh, sw), (ph, pw), weight_dtype = ctx.geometry
-        padded = F.pad(grad.to(pixels.dtype), (pw, pw, ph, ph)).contiguous()
-        hp, wp = padded.shape[-2:]
-        grad_columns = padded.as_strided(  # (kh, kw, B, h, w): tap (r, s) of output block (i, j)
-            (kh, kw, b, h, w), (wp, 1, hp * wp, sh * wp, sw), padded.storage_offset()
-        ).reshape(kh * kw, b * h * w)
-        grad_x = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_x = (grad_columns.t() @ taps.t()).view(b, h, w, c).permute(0, 3, 1, 2)
-        if ctx.needs_input_grad[1]:
-            grad_weight = (grad_columns @ pixels).t().reshape(c, 1, kh, kw).to(weight_dtype)
-        return grad_x, grad_weight, None, None, None, None
-
-
 def _transposed(c_in: int, c_out: int, kernel_size: int, size: tuple, target: tuple) -> nn.ConvTranspose2d:
     padding = kernel_size // 2
     if size == target:
@@ -216,5 +135,5 @@ def _transposed(c_in: int, c_out: int, kernel_size: int, size: tuple, target: tu
             f"a stride-2 transposed convolution cannot grow {size} into {target}: "
             "use model.upsample='upsample-transpose' or 'interpolate'."
         )
-    kind = OneChannelConvTranspose2d if c_out == 1 else nn.ConvTranspose2d
+    kind = OneChannelConvTranspose2d if c_out == 1 else ConvTranspose2d
     return kind(c_in, c_out, kernel_size, stride=2, padding=padding, output_padding=extra)

@@ -34,8 +34,9 @@ from torch import nn
 from aelab.data.split import Split
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.binarize import Binarize, binarize_batch, evaluation_split
+from aelab.models.cpu_layers import Flatten
 from aelab.models.gaussian import kl_monte_carlo, kl_normal_analytic, log_normal_pdf, reparameterize
-from aelab.models.layers import Activation, Flatten, activation, conv_decoder, conv_encoder
+from aelab.models.layers import Activation, activation, conv_decoder, conv_encoder
 from aelab.models.registry import register_model
 
 Likelihood = Literal["bernoulli", "gaussian"]
