@@ -40,8 +40,8 @@ class OneChannelConvTranspose2d(nn.ConvTranspose2d):
     results as nn.ConvTranspose2d (to float rounding), computed with matrix products laid out so
     that the small dimension (kernel taps) is never a product's column count, where CPU BLAS is
     slowest. PyTorch's own CPU kernel takes a slow path for one output channel: forward and backward
-    of 32 -> 1, stride 2, 14x14 -> 28x28 on 32 images, one thread, take 0.97 ms instead of 2.5 ms
-    (5x5) and 0.62 ms instead of 1.4 ms (3x3). With more output channels PyTorch's kernel is
+    of 32 -> 1, stride 2, 14x14 -> 28x28 on 32 images, one thread, fp32, take 1.06 ms instead of
+    2.78 ms (5x5) and 0.60 ms instead of 1.46 ms (3x3) (`benchmarks/layer_speed.py`). With more output channels PyTorch's kernel is
     faster, so it is used only here. Under bf16 autocast the col2im runs in float32, where it is
     3x faster, so the output is float32, as for PyTorch's ops on autocast's float32 list."""
 
@@ -68,7 +68,8 @@ class _ToOneChannel(torch.autograd.Function):
         pixels = x.permute(0, 2, 3, 1).reshape(b * h * w, c)  # a view when x is channels-last
         taps = weight.to(x.dtype).reshape(c, kh * kw)
         columns = (taps.t() @ pixels.t()).view(kh * kw, b, h * w).transpose(0, 1)  # (B, kh*kw, h*w)
-        columns = columns.contiguous().to(torch.promote_types(columns.dtype, torch.float32))  # 2.4x faster in this order
+        # transpose first, then cast: one copy (bf16: 256 us, against 1,016 for casting the strided view)
+        columns = columns.contiguous().to(torch.promote_types(columns.dtype, torch.float32))
         full = F.fold(columns, (out_size[0] + 2 * ph, out_size[1] + 2 * pw), kernel, stride=stride)
         ctx.save_for_backward(pixels, taps)
         ctx.geometry = (b, c, h, w, kernel, stride, padding, weight.dtype)
@@ -95,13 +96,14 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     """nn.ConvTranspose2d with a faster CPU backward: the same parameters and results.
 
     PyTorch's CPU backward asks oneDNN for the input and the weight gradient in one call, which
-    takes far longer than two calls, one for each: 32 images, one thread, 32 -> 32 channels,
-    5x5, stride 2, 7x7 -> 14x14: 1.7 ms against 1.5 in fp32 and 1.9 against 1.1 in bf16; the
-    VAE's 64 -> 32, 3x3: 1.6 against 1.3 and 0.9. The input gradient is a plain convolution of
-    the output gradient. (Plain convolutions gain nothing from the same split.)"""
+    for transposed convolutions takes far longer than two calls, one for each; the input gradient
+    is then a plain convolution of the output gradient. Forward and backward on 32 images, one
+    thread (`benchmarks/layer_speed.py`): 32 -> 32 channels, 5x5, stride 2, 1.04x in fp32 and
+    1.19x in bf16; the VAE's 64 -> 32, 3x3, 1.09x and 1.29x. Plain convolutions gain nothing
+    from the same split (0.92-0.98x in paired training steps)."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if x.device.type != "cpu" or output_size is not None or x.dim() != 4 or self.groups != 1 or self.padding_mode != "zeros":
+        if x.device.type != "cpu" or output_size is not None or x.dim() != 4 or self.groups != 1:
             return super().forward(x, output_size)
         weight, bias = self.weight, self.bias
         if torch.is_autocast_enabled("cpu"):  # cast as F.conv_transpose2d would, so the Function sees one dtype
