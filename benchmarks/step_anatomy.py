@@ -34,20 +34,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from aelab.allocator import keep_freed_memory
 from aelab.models import create_model
 from aelab.step import ShardedStep
+from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def median_ms(fn, repeat: int, calls: int = 10) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        times.append((time.perf_counter() - start) / calls * 1e3)
-    return statistics.median(times)
 
 
 def autocast(precision: str) -> torch.autocast:
@@ -136,7 +125,7 @@ def layer_rows(trainer: Trainer, repeat: int) -> tuple[list[str], float]:
                 y.backward(grad)
 
             work = flops(forward_backward)
-            fwd_ms, total_ms = median_ms(forward, repeat), median_ms(forward_backward, repeat)
+            fwd_ms, total_ms = median_ms(forward, repeat, calls=10), median_ms(forward_backward, repeat, calls=10)
             cells.append(f"{fwd_ms:.2f} + {total_ms - fwd_ms:.2f} ms = {work / total_ms / 1e6:.0f} GF/s")
         work_per_image += work / shape[0]
         rows.append(" | ".join(cells))
