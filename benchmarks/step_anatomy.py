@@ -62,18 +62,19 @@ class Trainer:
         self.optimizer.step()
 
     def phases_ms(self, repeat: int, calls: int = 10) -> dict[str, float]:
-        """Median ms of forward, backward and zero_grad + optimizer step, timed inside whole steps."""
+        """Median ms of forward, backward, and optimizer step + zero_grad, timed inside whole steps."""
         for _ in range(20):
             self.step()
         times = defaultdict(list)
+        self.optimizer.zero_grad(set_to_none=True)
         for _ in range(repeat * calls):
             t0 = time.perf_counter()
-            self.optimizer.zero_grad(set_to_none=True)
             loss = self.forward()
             t1 = time.perf_counter()
             loss.backward()
             t2 = time.perf_counter()
             self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
             t3 = time.perf_counter()
             for phase, seconds in (("forward", t1 - t0), ("backward", t2 - t1), ("optimizer", t3 - t2)):
                 times[phase].append(seconds * 1e3)
@@ -224,13 +225,13 @@ def main() -> None:
     rows, conv_flops = layer_rows(Trainer(args.model, args.batch), args.repeat)
     print(f"   of which the convolutions' forward and backward: {conv_flops / 1e6:.1f} MFLOP ({conv_flops / step_flops:.0%})")
 
-    print("\n2. the step on one thread (forward + backward + zero_grad and Adam = step)")
+    print("\n2. the step on one thread (forward + backward + Adam and zero_grad = step)")
     for precision in PRECISIONS:
         for batch in (args.batch, 1):
             phases = Trainer(args.model, batch, precision).phases_ms(args.repeat)
             parts = " + ".join(f"{ms:.2f}" for ms in phases.values())
             rate = f", {batch / sum(phases.values()) * 1e3:,.0f} images/s" if batch > 1 else "  (fixed cost of a step)"
-            print(f"   {precision} {batch:>3} images: {parts} = {sum(phases.values()):.2f} ms{rate}")
+            print(f"   {precision} {batch:>3} image{'s' if batch > 1 else ' '}: {parts} = {sum(phases.values()):.2f} ms{rate}")
 
     print("\n3. each convolution alone, forward + backward | fp32 | bf16")
     for row in rows:

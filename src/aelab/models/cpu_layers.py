@@ -41,9 +41,10 @@ class OneChannelConvTranspose2d(nn.ConvTranspose2d):
     that the small dimension (kernel taps) is never a product's column count, where CPU BLAS is
     slowest. PyTorch's own CPU kernel takes a slow path for one output channel: forward and backward
     of 32 -> 1, stride 2, 14x14 -> 28x28 on 32 images, one thread, fp32, take 1.06 ms instead of
-    2.78 ms (5x5) and 0.60 ms instead of 1.46 ms (3x3) (`benchmarks/layer_speed.py`). With more output channels PyTorch's kernel is
-    faster, so it is used only here. Under bf16 autocast the col2im runs in float32, where it is
-    3x faster, so the output is float32, as for PyTorch's ops on autocast's float32 list."""
+    2.78 ms (5x5) and 0.60 ms instead of 1.46 ms (3x3) (`benchmarks/layer_speed.py`). With more
+    output channels PyTorch's kernel is faster, so it is used only here. Under bf16 autocast the
+    col2im runs in float32, where it is 3x faster, so the output is float32, as for PyTorch's ops
+    on autocast's float32 list."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if x.device.type != "cpu" or output_size is not None or x.dim() != 4 or self.groups != 1 or self.dilation != (1, 1):
