@@ -5,7 +5,8 @@
 Two copies of the model train on the same random batches of 64, alternating blocks of 40 steps
 (A, B, A, B, ...), so a slow spell of the machine hits both alike; prints the median images/s of
 each and the median of the per-pair ratios B/A. Knobs: shards (parts per batch, default one per
-core), precision (fp32 or bf16), fused (Adam, 1 or 0), channels_last (1 or 0). A whole run's speed
+core), parallel (threads or processes), precision (fp32 or bf16), fused (Adam, 1 or 0),
+channels_last (1 or 0). A whole run's speed
 is `train_speed.py`; this is for deciding whether one change in the step is worth keeping.
 """
 
@@ -18,9 +19,10 @@ import time
 import torch
 
 from aelab.models import create_model
+from aelab.part_worker import SPIN_SECONDS
 from aelab.step import ShardedStep, auto_shards, intra_op_threads
 
-DEFAULTS = {"shards": 0, "precision": "fp32", "fused": 1, "channels_last": 1}
+DEFAULTS = {"shards": 0, "precision": "fp32", "fused": 1, "channels_last": 1, "parallel": "threads"}
 
 
 def parse(spec: str) -> dict:
@@ -29,7 +31,7 @@ def parse(spec: str) -> dict:
         key, _, value = item.partition("=")
         if key not in knobs:
             raise SystemExit(f"unknown knob {key!r}: use {', '.join(DEFAULTS)}")
-        knobs[key] = value if key == "precision" else int(value)
+        knobs[key] = value if key in ("precision", "parallel") else int(value)
     return knobs
 
 
@@ -40,11 +42,13 @@ def make_step(model_name: str, knobs: dict) -> ShardedStep:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3, fused=bool(knobs["fused"]) or None)
     shards = knobs["shards"] or auto_shards(model, 64, torch.device("cpu"))
-    return ShardedStep(model, optimizer, shards, knobs["precision"])
+    return ShardedStep(model, optimizer, shards, knobs["precision"], knobs["parallel"])
 
 
 def images_per_s(step: ShardedStep, data: torch.Tensor, steps: int = 40) -> float:
-    """As training runs it: one intra-op thread when the parts already use every core."""
+    """As training runs it: one intra-op thread when the parts already use every core. First a
+    pause, so that the other step's idle worker processes have stopped spinning (SPIN_SECONDS)."""
+    time.sleep(2 * SPIN_SECONDS)
     with intra_op_threads(1 if step.shards > 1 else torch.get_num_threads()):
         start = time.perf_counter()
         for i in range(steps):

@@ -1,30 +1,38 @@
-"""The sharded step: the same update as the full-batch step, reproducible noise, whole batches where needed."""
+"""The sharded step: the same update as the full-batch step, on threads or worker processes,
+reproducible noise, whole batches where needed, and workers that fail without losing a step."""
 
 from __future__ import annotations
 
 import copy
+import os
+import signal
 
 import pytest
 import torch
 
 from aelab.models import create_model
+from aelab.part_worker import can_fork
 from aelab.step import ShardedStep, auto_shards
 
+needs_fork = pytest.mark.skipif(not can_fork(), reason="worker processes are forked, on Linux only")
 
-def twin_steps(name: str, shards: int, **options):
+
+def twin_steps(name: str, shards: int, parallel: str = "processes", **options):
     torch.manual_seed(0)
     model = create_model(name, **options)
     twin = copy.deepcopy(model)
     plain = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), 1)
-    sharded = ShardedStep(twin, torch.optim.SGD(twin.parameters(), lr=0.1), shards)
+    sharded = ShardedStep(twin, torch.optim.SGD(twin.parameters(), lr=0.1), shards, parallel=parallel)
     return model, twin, plain, sharded
 
 
 @pytest.mark.parametrize("shards", [2, 3])
-def test_sharded_update_equals_the_full_batch_update(shards):
-    model, twin, plain, sharded = twin_steps("conv-ae", shards, channels=(8, 8), latent_dim=4)
+@pytest.mark.parametrize("parallel", ["processes", "threads"])
+def test_sharded_update_equals_the_full_batch_update(shards, parallel):
+    model, twin, plain, sharded = twin_steps("conv-ae", shards, parallel, channels=(8, 8), latent_dim=4)
     x = torch.rand(30, 1, 28, 28)  # 30 images: unequal parts when split in 3 or 4
     a, b = plain(x), sharded(x)
+    assert len(sharded.workers) == (shards - 1 if parallel == "processes" and can_fork() else 0)
     torch.testing.assert_close(b["loss"], a["loss"], rtol=1e-5, atol=1e-7)
     for p, q in zip(model.parameters(), twin.parameters()):
         torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
@@ -64,3 +72,112 @@ def test_bf16_autocast_step_stays_close_to_fp32():
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
     fp32.close()
     bf16.close()
+
+
+def adam_steps(name: str, parallel: str, batches: list[torch.Tensor], **options):
+    """Parameters and loss terms after Adam steps on `batches`, with two parts, and whether
+    worker processes were running after each step."""
+    torch.manual_seed(0)
+    model = create_model(name, **options).to(memory_format=torch.channels_last)
+    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel=parallel)
+    try:
+        terms, workers = [], []
+        for x in batches:
+            terms.append(step(x))
+            workers.append(bool(step.workers))
+        return [p.detach().clone() for p in model.parameters()], terms, workers
+    finally:
+        step.close()
+
+
+@needs_fork
+@pytest.mark.parametrize("name", ["conv-ae", "vae"])
+def test_worker_processes_give_the_same_bits_as_threads(name):
+    """Same split, same seeds, same order of summing: the same run, bit for bit (the VAE draws noise)."""
+    batches = [torch.rand(24, 1, 28, 28) for _ in range(3)]
+    p_threads, t_threads, _ = adam_steps(name, "threads", batches, channels=(8, 8), latent_dim=2)
+    p_procs, t_procs, workers = adam_steps(name, "processes", batches, channels=(8, 8), latent_dim=2)
+    assert workers == [True, True, True]
+    for p, q in zip(p_threads, p_procs):
+        assert torch.equal(p, q)
+    for a, b in zip(t_threads, t_procs):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@needs_fork
+def test_a_worker_that_dies_costs_a_warning_not_the_step():
+    batches = [torch.rand(24, 1, 28, 28) for _ in range(3)]
+    expected, _, _ = adam_steps("conv-ae", "threads", batches, channels=(8, 8), latent_dim=2)
+    torch.manual_seed(0)
+    model = create_model("conv-ae", channels=(8, 8), latent_dim=2).to(memory_format=torch.channels_last)
+    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel="processes")
+    step(batches[0])
+    pid = step.workers[0].pid
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with pytest.warns(UserWarning, match="worker process failed.*threads"):
+        step(batches[1])
+    assert not step.workers and not step.use_processes
+    step(batches[2])
+    step.close()
+    for p, q in zip(expected, model.parameters()):
+        assert torch.equal(p, q)
+
+
+@needs_fork
+def test_close_stops_the_workers_and_unshares_the_model():
+    torch.manual_seed(0)
+    model = create_model("conv-ae", channels=(8, 8), latent_dim=2)
+    step = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), 3, parallel="processes")
+    step(torch.rand(24, 1, 28, 28))
+    pids, shared = [w.pid for w in step.workers], [p.data_ptr() for p in model.parameters()]
+    assert len(pids) == 2
+    step.close()
+    for pid in pids:
+        with pytest.raises(ChildProcessError):  # exited and reaped
+            os.waitpid(pid, os.WNOHANG)
+    assert all(p.data_ptr() != q for p, q in zip(model.parameters(), shared))
+
+
+@needs_fork
+def test_parts_larger_than_the_first_batch_s_run_on_threads():
+    small, large = torch.rand(8, 1, 28, 28), torch.rand(40, 1, 28, 28)
+    expected, _, _ = adam_steps("conv-ae", "threads", [small, large], channels=(8, 8), latent_dim=2)
+    got, _, workers = adam_steps("conv-ae", "processes", [small, large], channels=(8, 8), latent_dim=2)
+    assert workers == [True, True]  # still there for the next batch that fits
+    for p, q in zip(expected, got):
+        assert torch.equal(p, q)
+
+
+@needs_fork
+def test_parameters_no_part_reaches_keep_no_gradient():
+    torch.manual_seed(0)
+    model = create_model("conv-ae", channels=(8, 8), latent_dim=2)
+    model.unused = torch.nn.Parameter(torch.ones(3))
+    step = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), 2, parallel="processes")
+    step(torch.rand(16, 1, 28, 28))
+    assert step.workers and model.unused.grad is None and model.encoder[-1].weight.grad is not None
+    step.close()
+
+
+@needs_fork
+def test_an_error_in_a_worker_is_reported_and_its_part_trained_here():
+    batches = [torch.rand(24, 1, 28, 28) for _ in range(2)]
+    expected, _, _ = adam_steps("conv-ae", "threads", batches, channels=(8, 8), latent_dim=2)
+    torch.manual_seed(0)
+    model = create_model("conv-ae", channels=(8, 8), latent_dim=2).to(memory_format=torch.channels_last)
+    parent, loss = os.getpid(), model.loss
+
+    def fails_in_a_worker(x):
+        if os.getpid() != parent:
+            raise RuntimeError("boom in the worker")
+        return loss(x)
+
+    model.loss = fails_in_a_worker
+    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel="processes")
+    with pytest.warns(UserWarning, match="boom in the worker"):
+        step(batches[0])
+    step(batches[1])
+    step.close()
+    for p, q in zip(expected, model.parameters()):
+        assert torch.equal(p, q)

@@ -75,6 +75,18 @@ def test_resume_in_process_equals_uninterrupted(blobs_npz, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked, on Linux only")
+def test_a_run_on_worker_processes_equals_the_run_on_threads(blobs_npz, tmp_path):
+    runs = [
+        aelab.train(config(blobs_npz, **{"train.epochs": 2, "train.shards": 2, "train.parallel": parallel}),
+                    tmp_path / parallel, progress=False, log=lambda s: None)
+        for parallel in ("threads", "processes")
+    ]
+    assert metrics_without_timing(runs[0]) == metrics_without_timing(runs[1])
+    a, b = (load_file(run / "model.safetensors") for run in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_loaded_optimizer_moments_take_their_parameters_layout(tmp_path):
     """Fused Adam walks parameter and moments as flat memory: a channels-last weight with
     contiguous moments (as safetensors stores them) would be updated with the wrong moments."""

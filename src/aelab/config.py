@@ -43,7 +43,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when available
-    shards: int | None = None  # batch parts trained in parallel on CPU threads; None: one per core
+    shards: int | None = None  # batch parts trained in parallel on CPU cores; None: one per core
+    parallel: Literal["threads", "processes"] = "threads"  # how the parts run; processes: Linux, README Speed
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data

@@ -68,7 +68,8 @@ def fit(
         keep_freed_memory()
     strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
-    step = ShardedStep(model, optimizer, cfg.shards or auto_shards(model, cfg.batch_size, device), cfg.precision)
+    shards = cfg.shards or auto_shards(model, cfg.batch_size, device)
+    step = ShardedStep(model, optimizer, shards, cfg.precision, cfg.parallel)
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
             row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, device, progress, run)}
