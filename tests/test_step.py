@@ -74,12 +74,20 @@ def test_bf16_autocast_step_stays_close_to_fp32():
     bf16.close()
 
 
+def seeded_model(name: str = "conv-ae", **options):
+    torch.manual_seed(0)
+    return create_model(name, **{"channels": (8, 8), "latent_dim": 2, **options}).to(memory_format=torch.channels_last)
+
+
+def adam_step(model, parallel: str = "processes") -> ShardedStep:
+    return ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel=parallel)
+
+
 def adam_steps(name: str, parallel: str, batches: list[torch.Tensor], **options):
     """Parameters and loss terms after Adam steps on `batches`, with two parts, and whether
     worker processes were running after each step."""
-    torch.manual_seed(0)
-    model = create_model(name, **options).to(memory_format=torch.channels_last)
-    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel=parallel)
+    model = seeded_model(name, **options)
+    step = adam_step(model, parallel)
     try:
         terms, workers = [], []
         for x in batches:
@@ -108,9 +116,8 @@ def test_worker_processes_give_the_same_bits_as_threads(name):
 def test_a_worker_that_dies_costs_a_warning_not_the_step():
     batches = [torch.rand(24, 1, 28, 28) for _ in range(3)]
     expected, _, _ = adam_steps("conv-ae", "threads", batches, channels=(8, 8), latent_dim=2)
-    torch.manual_seed(0)
-    model = create_model("conv-ae", channels=(8, 8), latent_dim=2).to(memory_format=torch.channels_last)
-    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel="processes")
+    model = seeded_model()
+    step = adam_step(model)
     step(batches[0])
     pid = step.workers[0].pid
     os.kill(pid, signal.SIGKILL)
@@ -164,8 +171,7 @@ def test_parameters_no_part_reaches_keep_no_gradient():
 def test_an_error_in_a_worker_is_reported_and_its_part_trained_here():
     batches = [torch.rand(24, 1, 28, 28) for _ in range(2)]
     expected, _, _ = adam_steps("conv-ae", "threads", batches, channels=(8, 8), latent_dim=2)
-    torch.manual_seed(0)
-    model = create_model("conv-ae", channels=(8, 8), latent_dim=2).to(memory_format=torch.channels_last)
+    model = seeded_model()
     parent, loss = os.getpid(), model.loss
 
     def fails_in_a_worker(x):
@@ -174,7 +180,7 @@ def test_an_error_in_a_worker_is_reported_and_its_part_trained_here():
         return loss(x)
 
     model.loss = fails_in_a_worker
-    step = ShardedStep(model, torch.optim.Adam(model.parameters(), 1e-2, fused=True), 2, parallel="processes")
+    step = adam_step(model)
     with pytest.warns(UserWarning, match="boom in the worker"):
         step(batches[0])
     step(batches[1])
