@@ -187,3 +187,13 @@ def test_an_error_in_a_worker_is_reported_and_its_part_trained_here():
     step.close()
     for p, q in zip(expected, model.parameters()):
         assert torch.equal(p, q)
+
+
+@needs_fork
+def test_a_model_that_cannot_be_shared_trains_on_threads():
+    model = seeded_model()
+    model.strided = torch.nn.Parameter(torch.ones(8)[::2])  # not dense: no place in shared memory
+    step = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), 2, parallel="processes")
+    step(torch.rand(16, 1, 28, 28))
+    assert not step.workers and step.pool is not None
+    step.close()

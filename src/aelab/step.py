@@ -6,10 +6,9 @@ two). Here each batch is cut into `shards` parts and each part's forward and
 backward pass runs on its own core: on threads, or with `parallel="processes"`
 (Linux) the first in this process and the others in forked worker processes that
 share the model's memory (`aelab.part_worker`). The parts' gradients add up in
-`.grad`. Each part's mean loss is weighted by its share of
-the batch, so the step is the full-batch step up to float rounding; with two
-parts it is exactly reproducible (a + b = b + a), and processes and threads
-give the same bits.
+`.grad`. Each part's mean loss is weighted by its share of the batch, so the
+step is the full-batch step up to float rounding; with two parts it is exactly
+reproducible (a + b = b + a), and processes and threads give the same bits.
 
 Noise drawn inside a loss comes from a generator per part, seeded from the
 global RNG (see `models.noise`). Models whose loss couples the images of a
@@ -122,6 +121,8 @@ class ShardedStep:
             return False
         if not self.workers:
             self._start_workers(parts[0].contiguous())  # the first part is the largest
+            if not self.workers:  # the model cannot be shared: threads it is
+                return False
         slot = self.workers[0].inputs
         return all(p.shape[1:] == slot.shape[1:] and len(p) <= len(slot) and p.dtype == slot.dtype for p in parts[1:])
 
