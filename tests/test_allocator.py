@@ -35,3 +35,26 @@ def test_kept_memory_is_not_faulted_back_in_each_step():
     default, kept = minor_faults("default"), minor_faults("keep")
     assert default > 500, f"expected glibc to return freed activations to the OS ({default} faults in 10 steps)"
     assert kept < default / 5
+
+
+RELEASE = """
+import sys, torch
+from aelab.allocator import keep_freed_memory, release_freed_memory
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+assert keep_freed_memory()
+before = rss_mb()
+kept = [torch.ones(2**20) for _ in range(32)]  # 128 MB in 4 MB blocks, from the heap
+del kept
+held = rss_mb()
+assert release_freed_memory()
+print(held - before, rss_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's (Linux)")
+def test_released_memory_leaves_the_process():
+    out = subprocess.run([sys.executable, "-c", RELEASE], check=True, capture_output=True, text=True).stdout
+    held, released = map(float, out.split())
+    assert held > 100, f"expected the freed 128 MB to stay with the process ({held:.0f} MB)"
+    assert released < 30

@@ -4,8 +4,11 @@ reproducible noise, whole batches where needed, and workers that fail without lo
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -139,11 +142,39 @@ def test_close_stops_the_workers_and_unshares_the_model():
     step(torch.rand(24, 1, 28, 28))
     pids, shared = [w.pid for w in step.workers], [p.data_ptr() for p in model.parameters()]
     assert len(pids) == 2
+    assert gc.get_freeze_count() > 0  # see share_more_after_fork
     step.close()
     for pid in pids:
         with pytest.raises(ChildProcessError):  # exited and reaped
             os.waitpid(pid, os.WNOHANG)
     assert all(p.data_ptr() != q for p, q in zip(model.parameters(), shared))
+    assert gc.get_freeze_count() == 0
+
+
+REUSE_AFTER_FORK = """
+import torch
+from aelab.allocator import keep_freed_memory
+from aelab.models import create_model
+from aelab.step import ShardedStep
+assert keep_freed_memory()
+model = create_model("conv-ae", channels=(8, 8), latent_dim=2)
+step = ShardedStep(model, torch.optim.SGD(model.parameters(), lr=0.1), 2, parallel="processes")
+freed = [torch.ones(2**20) for _ in range(32)]  # 128 MB, freed but kept by the heap
+del freed
+step(torch.rand(32, 1, 28, 28))  # forks the worker
+reused = [torch.full((2**20,), 2.0) for _ in range(32)]  # this process writes that memory again
+step(torch.rand(32, 1, 28, 28))
+rollup = open(f"/proc/{step.workers[0].pid}/smaps_rollup").read().splitlines()[1:]
+print(int(dict(line.split(":") for line in rollup)["Private_Dirty"].split()[0]) // 1024)
+step.close()
+"""
+
+
+@needs_fork
+def test_a_worker_keeps_no_copy_of_memory_freed_before_the_fork():
+    out = subprocess.run([sys.executable, "-c", REUSE_AFTER_FORK], check=True, capture_output=True, text=True).stdout
+    private_mb = int(out.strip().splitlines()[-1])
+    assert private_mb < 64, f"the worker holds {private_mb} MB of stale copies of this process's memory"
 
 
 @needs_fork

@@ -17,6 +17,7 @@ batch (`batch_coupled`) always see whole batches.
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,9 @@ import torch
 
 from aelab.models import Autoencoder
 from aelab.models.noise import thread_generator
-from aelab.part_worker import PartWorker, SharedArena, can_fork, is_dense, move_to_arena, move_to_private
+from aelab.part_worker import (
+    PartWorker, SharedArena, can_fork, is_dense, move_to_arena, move_to_private, share_more_after_fork,
+)
 
 Parallel = Literal["threads", "processes"]
 MIN_SHARD = 16  # images per part below which splitting costs more than it gains
@@ -135,11 +138,14 @@ class ShardedStep:
         arena = SharedArena(SharedArena.bytes_for(tensors) + n * SharedArena.bytes_for(params + [largest_part]))
         move_to_arena(tensors, arena)
         self._shared = tensors
+        share_more_after_fork()
         for _ in range(n):
             grads = [arena.empty_like(p) for p in params]
             self.workers.append(PartWorker(params, grads, arena.empty_like(largest_part), self._part))
 
     def _stop_workers(self) -> None:
+        if self.workers:
+            gc.unfreeze()  # see share_more_after_fork
         for worker in self.workers:
             worker.close()
         self.workers = []
