@@ -100,8 +100,8 @@ def share_more_after_fork() -> None:
     process writes after the fork, the fewer stale copies the child keeps. Collect garbage and
     freeze the survivors, so that later collections here do not write to their pages (CPython's
     advice for `gc.freeze`), and hand the heap's free memory back to the OS, so that reusing it
-    here copies nothing. Together they cut a worker's private memory over a 2-epoch conv-AE run
-    from about 150 MB to about 30.
+    here copies nothing. Together they cut a worker's private memory (Private_Dirty in
+    /proc/PID/smaps_rollup) over a 2-epoch conv-AE run from about 150 MB to about 30.
     """
     gc.collect()
     gc.freeze()
