@@ -228,3 +228,45 @@ def test_a_model_that_cannot_be_shared_trains_on_threads():
     step(torch.rand(16, 1, 28, 28))
     assert not step.workers and step.pool is not None
     step.close()
+
+
+@needs_fork
+def test_workers_that_cannot_be_started_cost_a_warning_not_the_run(monkeypatch):
+    """fork failing (EAGAIN: out of processes) leaves nothing behind: no shared model, no frozen
+    GC, no open pipes; the step trains on threads, with the same result."""
+    batches = [torch.rand(24, 1, 28, 28) for _ in range(2)]
+    expected, _, _ = adam_steps("conv-ae", "threads", batches, channels=(8, 8), latent_dim=2)
+
+    def no_process(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_process)
+    model = seeded_model()
+    open_files = len(os.listdir("/proc/self/fd"))
+    step = adam_step(model)
+    with pytest.warns(UserWarning, match="could not start training worker processes.*threads"):
+        step(batches[0])
+    assert not step.workers and not step.use_processes and step.pool is not None
+    assert gc.get_freeze_count() == 0
+    assert len(os.listdir("/proc/self/fd")) == open_files
+    assert not step._shared  # the model is back in private memory
+    step(batches[1])
+    step.close()
+    for p, q in zip(expected, model.parameters()):
+        assert torch.equal(p, q)
+
+
+@needs_fork
+def test_objects_the_program_froze_stay_frozen():
+    """The step freezes the GC for its workers only where nothing was frozen: unfreezing after them
+    would also thaw what the program froze itself."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        step = adam_step(seeded_model())
+        step(torch.rand(16, 1, 28, 28))
+        assert step.workers
+        step.close()
+        assert gc.get_freeze_count() > frozen // 2  # not thawed (a few frozen objects are freed as usual)
+    finally:
+        gc.unfreeze()

@@ -56,9 +56,10 @@ class ShardedStep:
     it changes results slightly, so it is an option, never the default.
 
     With `parallel="processes"` the workers are forked at the first step, sized for
-    its batch; a later batch with larger parts, or a worker that fails, is trained on
-    threads instead (a failure is warned about once). Call `close()` when done: it
-    stops the workers and moves the model back out of shared memory.
+    its batch; a later batch with larger parts, or a worker that fails or cannot be
+    started, is trained on threads instead (a failure is warned about once). Call
+    `close()` when done: it stops the workers and moves the model back out of shared
+    memory.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class ShardedStep:
         self.workers: list[PartWorker] = []
         self.pool: ThreadPoolExecutor | None = None
         self._shared: list[torch.Tensor] = []  # the model's tensors while they live in shared memory
+        self._gc_frozen = False  # share_more_after_fork froze the GC for the workers
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
@@ -135,20 +137,26 @@ class ShardedStep:
         if not all(is_dense(t) for t in tensors):
             self.use_processes = False
             return
-        arena = SharedArena(SharedArena.bytes_for(tensors) + n * SharedArena.bytes_for(params + [largest_part]))
-        move_to_arena(tensors, arena)
-        self._shared = tensors
-        share_more_after_fork()
-        for _ in range(n):
-            grads = [arena.empty_like(p) for p in params]
-            self.workers.append(PartWorker(params, grads, arena.empty_like(largest_part), self._part))
+        try:
+            arena = SharedArena(SharedArena.bytes_for(tensors) + n * SharedArena.bytes_for(params + [largest_part]))
+            self._shared = tensors
+            move_to_arena(tensors, arena)
+            self._gc_frozen = share_more_after_fork()
+            for _ in range(n):
+                grads = [arena.empty_like(p) for p in params]
+                self.workers.append(PartWorker(params, grads, arena.empty_like(largest_part), self._part))
+        except OSError as err:  # no shared memory, or no process to be had (fork: EAGAIN, ENOMEM)
+            self._stop_workers()
+            self.use_processes = False
+            warnings.warn(f"aelab: could not start training worker processes ({err}); training goes on with threads.")
 
     def _stop_workers(self) -> None:
-        if self.workers:
-            gc.unfreeze()  # see share_more_after_fork
         for worker in self.workers:
             worker.close()
         self.workers = []
+        if self._gc_frozen:
+            gc.unfreeze()  # see share_more_after_fork
+            self._gc_frozen = False
         move_to_private(self._shared)
         self._shared = []
 
