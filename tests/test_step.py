@@ -101,6 +101,11 @@ def adam_steps(name: str, parallel: str, batches: list[torch.Tensor], **options)
         step.close()
 
 
+def assert_same_tensors(expected, got) -> None:
+    for p, q in zip(expected, got, strict=True):
+        assert torch.equal(p, q)
+
+
 @needs_fork
 @pytest.mark.parametrize("name", ["conv-ae", "vae"])
 def test_worker_processes_give_the_same_bits_as_threads(name):
@@ -109,8 +114,7 @@ def test_worker_processes_give_the_same_bits_as_threads(name):
     p_threads, t_threads, _ = adam_steps(name, "threads", batches, channels=(8, 8), latent_dim=2)
     p_procs, t_procs, workers = adam_steps(name, "processes", batches, channels=(8, 8), latent_dim=2)
     assert workers == [True, True, True]
-    for p, q in zip(p_threads, p_procs):
-        assert torch.equal(p, q)
+    assert_same_tensors(p_threads, p_procs)
     for a, b in zip(t_threads, t_procs):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -130,8 +134,7 @@ def test_a_worker_that_dies_costs_a_warning_not_the_step():
     assert not step.workers and not step.use_processes
     step(batches[2])
     step.close()
-    for p, q in zip(expected, model.parameters()):
-        assert torch.equal(p, q)
+    assert_same_tensors(expected, model.parameters())
 
 
 @needs_fork
@@ -183,8 +186,7 @@ def test_parts_larger_than_the_first_batch_s_run_on_threads():
     expected, _, _ = adam_steps("conv-ae", "threads", [small, large], channels=(8, 8), latent_dim=2)
     got, _, workers = adam_steps("conv-ae", "processes", [small, large], channels=(8, 8), latent_dim=2)
     assert workers == [True, True]  # still there for the next batch that fits
-    for p, q in zip(expected, got):
-        assert torch.equal(p, q)
+    assert_same_tensors(expected, got)
 
 
 @needs_fork
@@ -216,8 +218,7 @@ def test_an_error_in_a_worker_is_reported_and_its_part_trained_here():
         step(batches[0])
     step(batches[1])
     step.close()
-    for p, q in zip(expected, model.parameters()):
-        assert torch.equal(p, q)
+    assert_same_tensors(expected, model.parameters())
 
 
 @needs_fork
@@ -252,8 +253,7 @@ def test_workers_that_cannot_be_started_cost_a_warning_not_the_run(monkeypatch):
     assert not step._shared  # the model is back in private memory
     step(batches[1])
     step.close()
-    for p, q in zip(expected, model.parameters()):
-        assert torch.equal(p, q)
+    assert_same_tensors(expected, model.parameters())
 
 
 @needs_fork
