@@ -148,7 +148,10 @@ class ShardedStep:
         except OSError as err:  # no shared memory, or no process to be had (fork: EAGAIN, ENOMEM)
             self._stop_workers()
             self.use_processes = False
-            warnings.warn(f"aelab: could not start training worker processes ({err}); training goes on with threads.")
+            warnings.warn(
+                f"aelab: could not start training worker processes ({err}); training goes on with threads "
+                '(set train.parallel="threads" to use them from the start).'
+            )
 
     def _stop_workers(self) -> None:
         for worker in self.workers:
