@@ -38,10 +38,10 @@ def test_kept_memory_is_not_faulted_back_in_each_step():
 
 
 RELEASE = """
-import sys, torch
+import resource, torch
 from aelab.allocator import keep_freed_memory, release_freed_memory
 def rss_mb():
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+    return int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
 assert keep_freed_memory()
 before = rss_mb()
 kept = [torch.ones(2**20) for _ in range(32)]  # 128 MB in 4 MB blocks, from the heap

@@ -22,6 +22,8 @@ from aelab.errors import ConfigError
 from aelab.registry import unknown_name_message
 from aelab.schedule import Schedule
 
+Parallel = Literal["threads", "processes"]  # how a batch's parts run on CPU cores (aelab.step)
+
 
 @dataclass
 class DataConfig:
@@ -44,7 +46,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when available
     shards: int | None = None  # batch parts trained in parallel on CPU cores; None: one per core
-    parallel: Literal["threads", "processes"] = "threads"  # how the parts run; processes: Linux, README Speed
+    parallel: Parallel = "threads"  # how the parts run; processes: Linux, README Speed
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data

@@ -22,17 +22,17 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Literal
+from typing import Iterator
 
 import torch
 
+from aelab.config import Parallel
 from aelab.models import Autoencoder
 from aelab.models.noise import thread_generator
 from aelab.part_worker import (
     PartWorker, SharedArena, can_fork, is_dense, move_to_arena, move_to_private, share_more_after_fork,
 )
 
-Parallel = Literal["threads", "processes"]
 MIN_SHARD = 16  # images per part below which splitting costs more than it gains
 SEED_RANGE = 2**62
 
