@@ -13,7 +13,7 @@ memory, as training runs it) this prints:
    matrix product on the same core (what BLAS reaches at best);
 4. two one-thread training loops side by side, as two threads of one process and as two processes,
    against one loop alone, and the same for matrix products: how much the second core gives; and
-   aelab's own step (`ShardedStep`, two parts of one batch on two threads), per part.
+   aelab's own step (`ThreadSplitStep`, two parts of one batch on two threads), per part.
 
 All times are medians over --repeat blocks; this machine is noisy, so read ratios within one run.
 """
@@ -31,9 +31,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from aelab.allocator import keep_freed_memory
+from aelab.engine.allocator import freed_memory_kept
 from aelab.models import create_model
-from aelab.step import ShardedStep
+from aelab.engine import ThreadSplitStep
 from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 
 PRECISIONS = ("fp32", "bf16")
@@ -44,7 +44,7 @@ def autocast(precision: str) -> torch.autocast:
 
 
 class Trainer:
-    """One model, its fused Adam and a fixed batch: a training part as `ShardedStep` runs it."""
+    """One model, its fused Adam and a fixed batch: a training part as `ThreadSplitStep` runs it."""
 
     def __init__(self, model_name: str, batch: int, precision: str = "fp32", seed: int = 0):
         torch.manual_seed(seed)
@@ -143,7 +143,7 @@ def matmul_gflops(precision: str, repeat: int, n: int = 1024) -> float:
 
 def loop_ms(what: str, model_name: str, batch: int, steps: int, start, seed: int) -> float:
     """Median ms per step of `batch` images (per matrix product for "matmul") of one loop on one
-    thread; "sharded": per step of aelab's `ShardedStep` on twice the batch, in two parts."""
+    thread; "sharded": per step of aelab's `ThreadSplitStep` on twice the batch, in two parts."""
     torch.set_num_threads(1)
     if what == "matmul":
         a, b = torch.randn(512, 512), torch.randn(512, 512)
@@ -151,7 +151,7 @@ def loop_ms(what: str, model_name: str, batch: int, steps: int, start, seed: int
         steps *= 10
     elif what == "sharded":
         trainer = Trainer(model_name, 2 * batch, seed=seed)
-        step = ShardedStep(trainer.model, trainer.optimizer, shards=2)
+        step = ThreadSplitStep(trainer.model, trainer.optimizer, 2)
         work = lambda: step(trainer.x)  # noqa: E731
     else:
         trainer = Trainer(model_name, batch, seed=seed)
@@ -171,7 +171,7 @@ def loop_ms(what: str, model_name: str, batch: int, steps: int, start, seed: int
 
 def _process_main(what: str, model_name: str, batch: int, steps: int, loops: int, barrier, results, first: int) -> None:
     """A fresh process running `loops` one-thread loops, each on its own thread."""
-    keep_freed_memory()
+    freed_memory_kept().__enter__()  # for the whole benchmark process
     threads = [
         threading.Thread(target=lambda i=i: results.__setitem__(first + i, loop_ms(what, model_name, batch, steps, barrier, first + i)))
         for i in range(loops)
@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--pair-steps", type=int, default=100, help="steps of each loop in section 4")
     parser.add_argument("--pair-rounds", type=int, default=5, help="rounds of section 4 (alone, threads, processes)")
     args = parser.parse_args()
-    keep_freed_memory()
+    freed_memory_kept().__enter__()  # for the whole benchmark process
     torch.set_num_threads(1)
     step_flops = flops(Trainer(args.model, args.batch).step) / args.batch
 
@@ -249,7 +249,7 @@ def main() -> None:
         print(f"   {what}: {cells}  (side by side {side_by_side_ms / timings['alone'][0]:.2f}x the time alone)")
         if sharded:
             print(
-                f"   aelab's step on {2 * args.batch} images in two parts (ShardedStep): {sharded[0]:.2f} ms, "
+                f"   aelab's step on {2 * args.batch} images in two parts (ThreadSplitStep): {sharded[0]:.2f} ms, "
                 f"{2 * args.batch / sharded[0] * 1e3:,.0f} images/s, {side_by_side_ms / sharded[0]:.0%} of two loops side by side"
             )
 

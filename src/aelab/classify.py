@@ -36,7 +36,8 @@ from aelab.data import Split, batches
 from aelab.errors import ConfigError, DataError
 from aelab.io import write_json, write_text
 from aelab.models import Autoencoder, build_model
-from aelab.pipeline import load_model, prepare_data, resolve_device
+from aelab.engine import resolve_device
+from aelab.pipeline import load_model, prepare_data
 from aelab.plots import save_loss_curves
 from aelab.run_files import RunFiles
 from aelab.train import epoch_generator

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import textwrap
 from typing import Sequence
@@ -25,8 +27,9 @@ CONFIG_FLAGS = {
     "lr": ("train.lr", float, "Adam learning rate"),
     "lr_schedule": ("train.lr_schedule", str, "constant, cosine or one-cycle (peaking at --lr)"),
     "seed": ("train.seed", int, "seed for initialisation, shuffling and the validation split"),
-    "device": ("train.device", str, "auto, cpu, cuda or cuda:N"),
+    "device": ("train.device", str, "auto, cpu, cuda, cuda:N or mps"),
 }
+RESUME_FLAGS = ("epochs", "device")  # what may change when a run is resumed: neither alters its result
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,16 +106,35 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
 
 
+class Terminated(Exception):
+    """SIGTERM, as torchrun sends to every rank when one of them has died."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    as_rank = int(os.environ.get("WORLD_SIZE", "1")) > 1  # a torchrun rank: a stop by the launcher is explained, not traced
+    if as_rank:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return COMMANDS[args.command](args)
     except AelabError as err:
         print(f"aelab: error: {textwrap.fill(str(err), 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("aelab: stopped by torchrun (another training process ended). Finished epochs are kept: run the same "
+              "torchrun command with `aelab train --resume RUN` to continue.", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("aelab: interrupted (finished epochs are kept; continue with `aelab train --resume RUN`)", file=sys.stderr)
+        print("aelab: interrupted. Finished epochs are kept: `aelab train --resume RUN` continues from the last one "
+              "(or starts the run again where none had finished).", file=sys.stderr)
         return 130
+    finally:
+        if as_rank:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a SIGTERM while the interpreter shuts down just ends it
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -121,10 +143,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     if args.resume:
-        extra = [k for k in CONFIG_FLAGS if k != "epochs" and getattr(args, k) is not None]
-        if extra or args.set or args.config or args.out:
-            raise AelabError("--resume continues a run with its own config.json: only --epochs may be given with it.")
-        pipeline.resume(args.resume, epochs=args.epochs, progress=progress)
+        changing = [f"--{k.replace('_', '-')}" for k in CONFIG_FLAGS if k not in RESUME_FLAGS and getattr(args, k) is not None]
+        changing += ["--set"] * bool(args.set) + ["--config"] * bool(args.config) + ["--out"] * bool(args.out)
+        if changing:
+            raise AelabError(
+                f"--resume continues a run with its own config.json, and {changing[0]} would change its result: "
+                "only --epochs (to train it further) and --device may be given with --resume. "
+                "To train with other settings, start a new run with another --out."
+            )
+        pipeline.resume(args.resume, epochs=args.epochs, device=args.device, progress=progress)
         return 0
     overrides = read_recipe(args.config) if args.config else {}
     for dest, (key, _, _) in CONFIG_FLAGS.items():

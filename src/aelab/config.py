@@ -22,9 +22,6 @@ from aelab.errors import ConfigError
 from aelab.registry import unknown_name_message
 from aelab.schedule import Schedule
 
-Parallel = Literal["threads", "processes"]  # how a batch's parts run on CPU cores (aelab.step)
-
-
 @dataclass
 class DataConfig:
     name: str = "fashion-mnist"
@@ -44,10 +41,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA when available
-    shards: int | None = None  # batch parts trained in parallel on CPU cores; None: one per core
-    parallel: Parallel = "threads"  # how the parts run; processes: Linux, README Speed
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
+    device: str = "auto"  # "auto" picks CUDA (this rank's GPU under torchrun), else MPS, else the CPU
+    shards: int | None = None  # CPU, one process: batch parts trained side by side on threads; None: one per core
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast; fp16 with a gradient scaler; results change slightly
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
     strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off
@@ -87,9 +83,12 @@ def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
     )
 
 
+RETIRED_KEYS = {"train.parallel"}  # options older versions saved, that no longer change anything
+
+
 def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
     """Rebuild a config saved by `RunConfig.to_dict` (a run folder's config.json)."""
-    return make_config(flatten(data))
+    return make_config({k: v for k, v in flatten(data).items() if k not in RETIRED_KEYS})
 
 
 def load_config_file(path: str | Path) -> RunConfig:

@@ -12,15 +12,17 @@ from aelab.models import Autoencoder
 
 
 @torch.inference_mode()
-def mean_loss(model: Autoencoder, split: Split, batch_size: int, device: torch.device) -> dict[str, float]:
-    """The model's own loss and its terms, averaged over every image of `split`."""
+def loss_sums(model: Autoencoder, split: Split, batch_size: int, device: torch.device,
+              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The model's own loss and its terms, summed over every image of `split` (float64, on `device`)."""
     model.eval()
     sums: dict[str, torch.Tensor] = {}
     for x, _ in batches(split, batch_size, device=device):
-        out = model.loss(x)
+        out = model.loss(x, generator)
         for name, value in {"loss": out.total, **out.terms}.items():
             sums[name] = sums.get(name, 0) + value.detach().double() * len(x)
-    return {name: (total / len(split)).item() for name, total in sums.items()}
+    return sums
+
 
 
 @torch.inference_mode()

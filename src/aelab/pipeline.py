@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -19,66 +21,124 @@ from aelab.models import Autoencoder, build_model
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
-from aelab.step import uses_convolutions
-from aelab.train import Splits, fit, make_optimizer
+from aelab.engine import World, host_settings, joined, placed, resolve_device
+from aelab.train import Splits, fit, make_optimizer, strip_images, write_epoch_files
 
 Log = Callable[[str], None]
 SAMPLE_GRID = 10  # prior samples written as a 10 x 10 grid
 
 
 def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = True, log: Log = print) -> Path:
-    """Train a new run into `out` (default `runs/<model>-<dataset>-<time>`); return its folder."""
+    """Train a new run into `out` (default `runs/<model>-<dataset>-<time>`); return its folder.
+
+    Everything is checked (config, device, data, the folder) before the folder is made; a
+    folder whose run never finished an epoch is started again. Under torchrun, every rank
+    calls this and rank 0 writes the folder."""
     run = RunFiles(Path(out) if out else default_run_dir(config))
-    if run.checkpoint.exists() or run.config.exists():
-        raise ConfigError(f"{run.root} already holds a run: continue it with `aelab train --resume {run.root}`, or choose another --out.")
+    device = resolve_device(config.train.device, local_rank())
+    run.check_can_start()
     dataset, splits = prepare_data(config.data, config.train.seed)
     pixel_mean = channel_means(splits.train.images)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
     )
-    run.root.mkdir(parents=True, exist_ok=True)
-    write_json(run.config, config.to_dict())
-    return _train(config, run, dataset, splits, [], progress, log)
+    build_model(config.model)  # a shape that does not fit fails here, before the folder exists
+    with joined(device.type) as world, run.owned() if world.is_main else nullcontext():
+        if world.is_main:
+            run.check_can_start()  # again, now that the folder is ours
+            write_json(run.config, config.to_dict())
+        return _train(config, run, dataset, splits, device, world, False, progress, log)
 
 
-def resume(run_dir: str | Path, *, epochs: int | None = None, progress: bool = True, log: Log = print) -> Path:
-    """Continue a run from its last finished epoch (optionally to a new epoch count)."""
+def resume(run_dir: str | Path, *, epochs: int | None = None, device: str | None = None,
+           progress: bool = True, log: Log = print) -> Path:
+    """Continue a run from its last finished epoch (optionally to a new epoch count, or on
+    another device; nothing else may change). A run that never finished an epoch starts
+    again from its config.json; a finished one has its files rewritten from its checkpoint."""
     run = RunFiles(Path(run_dir)).require()
     config = load_config_file(run.config)
-    if epochs is not None:
-        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
-        write_json(run.config, config.to_dict())
+    changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None and v != getattr(config.train, k)}
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
+    resolved = resolve_device(config.train.device, local_rank())
     dataset, splits = prepare_data(config.data, config.train.seed)
-    return _train(config, run, dataset, splits, None, progress, log)
+    with joined(resolved.type) as world, run.owned() if world.is_main else nullcontext():
+        if world.is_main and changes:
+            write_json(run.config, config.to_dict())
+        resuming = run.checkpoint.exists()
+        if not resuming and world.is_main:
+            log(f"{run.root} had no finished epoch: starting it again from its config.json")
+        return _train(config, run, dataset, splits, resolved, world, resuming, progress, log)
 
 
-def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Splits, history: list | None, progress: bool, log: Log) -> Path:
-    device = resolve_device(config.train.device)
+def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Splits, device: torch.device,
+           world: World, resuming: bool, progress: bool, log: Log) -> Path:
+    log = log if world.is_main else _silent
     torch.manual_seed(config.train.seed)
     model = placed(build_model(config.model), device)
     optimizer = make_optimizer(model, config.train)
-    if history is None:  # resuming
-        if not run.checkpoint.exists():
-            raise AelabError(f"{run.checkpoint} is missing: the run stopped before its first epoch finished; start it again.")
-        done, history = load_checkpoint(run.checkpoint, model, optimizer)
-        log(f"resuming {run.root} after epoch {done}")
+    history, step_state = [], {}
+    if resuming:
+        state = load_checkpoint(run.checkpoint, model, optimizer)
+        if state.world_size != world.size:
+            raise ConfigError(
+                f"{run.root} was trained by {state.world_size} process(es) and is resumed by {world.size}: each process "
+                f"draws its own noise, so the result would differ. Resume it with "
+                f"`torchrun --nproc_per_node={state.world_size} -m aelab train --resume {run.root}`"
+                + (" (or without torchrun)." if state.world_size == 1 else ".")
+            )
+        history, step_state = state.history, state.step_state
+        if world.is_main:
+            write_epoch_files(run, model, history, strip_images(splits, config.train, device))  # repair, see train.py
+        if state.epoch >= config.train.epochs:
+            log(f"{run.root} is already finished ({state.epoch} epochs): nothing to train. "
+                f"Give --epochs {state.epoch + 10} (or any number above {state.epoch}) with --resume to train it further.")
+        else:
+            log(f"resuming {run.root} after epoch {state.epoch}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"data  {dataset.name} from {dataset.location}: train {len(splits.train):,}, "
         f"{'val = test' if splits.val_is_test else f'val {len(splits.val):,}'}, test {len(splits.test):,}")
-    log(f"model {config.model.name}: {n_params:,} parameters, code {tuple(model.code_shape)}, on {device}")
+    where = f"{world.size} processes on {device.type}" if world.size > 1 else str(device)
+    log(f"model {config.model.name}: {n_params:,} parameters, code {tuple(model.code_shape)}, on {where}")
     if model.loss_description():
         log(model.loss_description())
     start = time.perf_counter()
-    history = fit(model, optimizer, splits, config.train, run, history, progress, log)
-    save_loss_curves(history, run.loss_plot)
+    with host_settings(device):
+        history = fit(model, optimizer, on_device(splits, device), config.train, run, history, progress, log, world, step_state)
+    if world.is_main:
+        write_final_files(model, splits, config, run, device)
+        log(f"done in {time.perf_counter() - start:.1f} s: {run.root}")
+    return run.root
+
+
+def write_final_files(model: Autoencoder, splits: Splits, config: RunConfig, run: RunFiles, device: torch.device) -> None:
+    """The run's closing figures, all derived from the last checkpoint's state."""
+    save_loss_curves(run.read_metrics(), run.loss_plot)
+    if model.can_sample:
+        save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
     pairs = splits.val.subset(slice(0, 50)).images.float().div(255).to(device)
     with torch.inference_mode():
         model.eval()
-        save_reconstruction_pairs(pairs, model(pairs), run.reconstructions)
-    if model.can_sample:
-        save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
-    log(f"done in {time.perf_counter() - start:.1f} s: {run.root}")
-    return run.root
+        save_reconstruction_pairs(pairs, model(pairs), run.reconstructions)  # last: marks the run complete
+
+
+def on_device(splits: Splits, device: torch.device) -> Splits:
+    """On a GPU, the training images moved there once when they take under a quarter of its free
+    memory, so batches are cut on the device; elsewhere the splits as they are."""
+    if device.type != "cuda":
+        return splits
+    free, _ = torch.cuda.mem_get_info(device)
+    if splits.train.images.nbytes > free / 4:
+        return splits
+    return dataclasses.replace(splits, train=splits.train.to(device))
+
+
+def local_rank() -> int:
+    """This process's index on its machine under torchrun (0 alone): which GPU it takes."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _silent(_: str) -> None:
+    """The log of ranks other than 0."""
 
 
 def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
@@ -114,13 +174,6 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoe
     return placed(model, device).eval()
 
 
-def placed(model: Autoencoder, device: str | torch.device) -> Autoencoder:
-    """The model on `device`; convolutional ones channels-last, where oneDNN and cuDNN run them
-    faster (training, and encoding in batches of 1,000: 1.35 s instead of 2.9 s for 70,000 images)."""
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if uses_convolutions(model) else model
-
-
 def evaluate(
     run_dir: str | Path,
     *,
@@ -147,18 +200,6 @@ def evaluate(
         metrics["nll_binarize"] = model.config.binarize
     write_json(run.evaluation, metrics)
     return metrics
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but this torch build sees no CUDA GPU: use --set train.device=cpu.")
-    return device
 
 
 def default_run_dir(config: RunConfig) -> Path:

@@ -7,11 +7,20 @@ resume training (checkpoint.safetensors) and draw every figure (metrics.jsonl).
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from aelab.errors import AelabError
 from aelab.io import write_text
+
+# What a run folder may hold before its config.json exists (a start that stopped early).
+OWN_BEFORE_CONFIG = (".lock",)
 
 
 @dataclass(frozen=True)
@@ -23,13 +32,14 @@ class RunFiles:
     checkpoint = property(lambda self: self.root / "checkpoint.safetensors")
     metrics = property(lambda self: self.root / "metrics.jsonl")
     loss_plot = property(lambda self: self.root / "loss.png")
-    reconstructions = property(lambda self: self.root / "reconstructions.png")
+    reconstructions = property(lambda self: self.root / "reconstructions.png")  # written last: the run is complete
     strips = property(lambda self: self.root / "reconstructions")
     evaluation = property(lambda self: self.root / "evaluation.json")
     samples = property(lambda self: self.root / "samples.png")  # prior samples, where the model can sample
     analysis_dir = property(lambda self: self.root / "analysis")  # one PNG per figure
     analysis_json = property(lambda self: self.root / "analysis.json")
     report = property(lambda self: self.root / "report.html")
+    lock_file = property(lambda self: self.root / ".lock")  # held by the process that trains the run
 
     def strip(self, epoch: int) -> Path:
         return self.strips / f"epoch_{epoch:03d}.png"
@@ -43,10 +53,82 @@ class RunFiles:
             )
         return self
 
+    def finished(self, epochs: int) -> bool:
+        """Whether the run trained `epochs` epochs and wrote every file after its last checkpoint
+        (the closing reconstructions are written last, so they are newer than the checkpoint)."""
+        try:
+            history = self.read_metrics()
+        except AelabError:
+            return False  # a damaged metrics file: resume rewrites it
+        if not (history and history[-1]["epoch"] >= epochs and self.reconstructions.exists() and self.checkpoint.exists()):
+            return False
+        return self.reconstructions.stat().st_mtime_ns >= self.checkpoint.stat().st_mtime_ns
+
+    def check_can_start(self) -> None:
+        """Fail unless a new run may be started here: a new or empty folder, or a run that
+        never finished an epoch (starting again reuses it). Never writes into other files."""
+        if self.root.exists() and not self.root.is_dir():
+            raise AelabError(f"--out {self.root} is a file, not a folder: choose a folder for the run.")
+        if self.checkpoint.exists():
+            raise AelabError(f"{self.root} already holds a run: continue it with `aelab train --resume {self.root}`, "
+                             "or choose another --out.")
+        if self.root.is_dir() and not self.config.exists():
+            others = sorted(p.name for p in self.root.iterdir() if p.name not in OWN_BEFORE_CONFIG and not _is_temporary(p.name))
+            if others:
+                listing = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+                raise AelabError(f"--out {self.root} is a folder of other files ({listing}), not an aelab run: "
+                                 "choose a new or empty folder (aelab never writes among files it did not make).")
+
+    @contextmanager
+    def owned(self) -> Iterator[None]:
+        """Hold the run folder for this process: a second `aelab train` or `--resume` of the same
+        folder is refused while this one runs. The operating system drops the lock when the process
+        ends, however it ends, so a crash never leaves a stale one."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a+") as handle:
+            if not _try_lock(handle):
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                raise AelabError(f"{self.root} is being trained by {owner}: wait for it to finish, or stop it, "
+                                 "then continue with `aelab train --resume`.")
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()} on {socket.gethostname()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            handle.flush()
+            yield
+
     def read_metrics(self) -> list[dict]:
         if not self.metrics.is_file():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        try:
+            return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        except (ValueError, UnicodeDecodeError) as err:
+            raise AelabError(f"{self.metrics} is damaged ({err}): `aelab train --resume {self.root}` rewrites it "
+                             "from the run's checkpoint.") from None
 
     def write_metrics(self, history: list[dict]) -> None:
         write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in history))
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def _try_lock(handle) -> bool:
+    """An exclusive, non-blocking lock on an open file (flock on POSIX, msvcrt on Windows)."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False

@@ -1,32 +1,42 @@
-"""The one training loop: Adam, seeded shuffles, per-epoch metrics, atomic checkpoints.
+"""The one training loop: Adam, seeded shuffles and noise, per-epoch metrics, atomic checkpoints.
 
-Every epoch draws its shuffle from its own generator, seeded by (seed, epoch),
-and the checkpoint carries the torch RNG state, so a run resumed after a crash
-repeats exactly what the uninterrupted run would have done.
+Every epoch draws its shuffle from a generator seeded by (seed, epoch), and the noise its
+losses draw (sampling, binarising) from one seeded by (seed, epoch, rank), so a run resumed
+at an epoch boundary repeats exactly what the uninterrupted run would have done, with no
+RNG state to carry. Under torchrun every rank walks the same order and trains its slice of
+each batch (`aelab.engine`); losses and metrics are added up over the ranks before anything
+is decided or logged, so every rank decides alike, and rank 0 alone writes files.
+
+The checkpoint is the one source of an epoch's files: weights, metrics and the epoch's
+reconstruction strip are written from it after each epoch, and again on resume, so a
+kill between them is repaired by the next `--resume`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from aelab.allocator import keep_freed_memory
 from aelab.checkpoint import save_checkpoint, save_weights
 from aelab.config import TrainConfig
 from aelab.data import Split, batches
-from aelab.errors import TrainingDiverged
-from aelab.evaluate import mean_loss
+from aelab.data.split import part_of
+from aelab.engine import Step, World, make_step
+from aelab.errors import DataError, TrainingDiverged
+from aelab.evaluate import loss_sums
 from aelab.models import Autoencoder
 from aelab.plots import save_strip
 from aelab.run_files import RunFiles
 from aelab.schedule import learning_rate
-from aelab.step import ShardedStep, auto_shards, intra_op_threads
+
+Log = Callable[[str], None]
+EVALUATION_NOISE_SEED = 0  # evaluation losses that sample (VAEs) draw the same noise every epoch
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,7 @@ class Splits:
 
 def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Adam:
     """Adam, fused into one kernel per parameter on CPUs and GPUs: the same update as the
-    for-loop form (to float rounding), and a training step about 4% faster on small models,
-    where PyTorch's per-parameter loop of a dozen small operations is a serial cost."""
+    for-loop form (to float rounding), without PyTorch's per-parameter loop of small ops."""
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in model.parameters())
     return torch.optim.Adam(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused or None
@@ -48,7 +57,14 @@ def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Adam:
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The shuffle of one epoch, the same on every rank."""
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def noise_generator(seed: int, epoch: int, rank: int, device: torch.device) -> torch.Generator:
+    """The noise one rank's losses draw in one epoch: reproducible, and different per rank."""
+    digest = hashlib.blake2b(f"aelab-noise/{seed}/{epoch}/{rank}".encode(), digest_size=8).digest()
+    return torch.Generator(device).manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
 def fit(
@@ -59,70 +75,105 @@ def fit(
     run: RunFiles,
     history: list[dict] | None = None,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Log = print,
+    world: World = World(),
+    step_state: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch."""
     history = list(history or [])
     device = next(model.parameters()).device
-    if device.type == "cpu":
-        keep_freed_memory()
-    strip_images = splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
-    shards = cfg.shards or auto_shards(model, cfg.batch_size, device)
-    step = ShardedStep(model, optimizer, shards, cfg.precision, cfg.parallel)
+    step = make_step(model, optimizer, cfg, world)
+    step.load_state_dict(step_state or {})
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
-            row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, device, progress, run)}
-            row |= {f"val_{k}": v for k, v in mean_loss(model, val, cfg.eval_batch_size, device).items()}
+            row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, run, world, progress)}
+            row |= prefixed("val", split_means(model, val, cfg, device, world))
             if cfg.test_each_epoch and not splits.val_is_test:
-                row |= {f"test_{k}": v for k, v in mean_loss(model, test, cfg.eval_batch_size, device).items()}
+                row |= prefixed("test", split_means(model, test, cfg, device, world))
             history.append(row)
-            save_checkpoint(run.checkpoint, model, optimizer, epoch, history)
-            save_weights(model, run.weights)
-            run.write_metrics(history)
-            if len(strip_images):
-                with torch.inference_mode():
-                    save_strip(strip_images, model(strip_images), run.strip(epoch))
-            log(summary_line(row, cfg.epochs))
+            if world.is_main:
+                save_checkpoint(run.checkpoint, model, optimizer, epoch, history, step.state_dict(), world.size)
+                write_epoch_files(run, model, history, strip_images(splits, cfg, device))
+                log(summary_line(row, cfg.epochs))
     finally:
         step.close()
     return history
 
 
-def timed_epoch(step: ShardedStep, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool, run: RunFiles) -> dict:
+def strip_images(splits: Splits, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    """The validation images shown in every epoch's reconstruction strip."""
+    return splits.val.subset(slice(0, cfg.strip_images)).images.float().div(255).to(device)
+
+
+def write_epoch_files(run: RunFiles, model: Autoencoder, history: list[dict], strip: torch.Tensor) -> None:
+    """Everything derived from the checkpoint of the last finished epoch."""
+    save_weights(model, run.weights)
+    run.write_metrics(history)
+    if len(strip) and history:
+        with torch.inference_mode():
+            model.eval()
+            save_strip(strip, model(strip), run.strip(history[-1]["epoch"]))
+
+
+def timed_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, run: RunFiles, world: World, progress: bool) -> dict:
     """Train one epoch: `train_*` means, seconds and images/s; stops on a NaN or infinite loss."""
     start = time.perf_counter()
-    with intra_op_threads(1) if step.shards > 1 else nullcontext():
-        terms = train_one_epoch(step, split, cfg, epoch, device, progress)
+    with step.training_pass():
+        terms = train_one_epoch(step, split, cfg, epoch, world, progress)
     seconds = time.perf_counter() - start
     if not math.isfinite(terms["loss"]):
-        raise TrainingDiverged(
-            f"the training loss became {terms['loss']} in epoch {epoch}. The last good checkpoint "
-            f"(epoch {epoch - 1}) is kept in {run.root}. Try a lower learning rate (--lr)."
-        )
-    return {**{f"train_{k}": v for k, v in terms.items()}, "seconds": seconds, "images_per_s": len(split) / seconds}
+        kept = (f"The last good checkpoint (epoch {epoch - 1}) is kept in {run.root}" if epoch > 1
+                else f"No epoch had finished, so there is nothing to keep; the same --out ({run.root}) can be used again")
+        raise TrainingDiverged(f"the training loss became {terms['loss']} in epoch {epoch}. {kept}. Try a lower learning rate (--lr).")
+    return {**prefixed("train", terms), "seconds": seconds, "images_per_s": len(split) / seconds}
 
 
-def train_one_epoch(step: ShardedStep, split: Split, cfg: TrainConfig, epoch: int, device, progress: bool) -> dict[str, float]:
-    """One pass over `split`; returns the means of the loss and its terms (one host sync per epoch)."""
+def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, world: World, progress: bool) -> dict[str, float]:
+    """One pass over `split` (this rank's slice of each batch); the means of the loss and its
+    terms over every image of the epoch, added up over the ranks (one host sync per epoch)."""
     step.model.train()
-    sizes, terms = [], []
-    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
+    device = next(step.model.parameters()).device
+    noise = noise_generator(cfg.seed, epoch, world.rank, device)
+    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False,
+               disable=None if progress and world.is_main else True)
     steps_per_epoch = math.ceil(len(split) / cfg.batch_size)
     first_step, total_steps = (epoch - 1) * steps_per_epoch, cfg.epochs * steps_per_epoch
-    for i, (x, _) in enumerate(batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device)):
+    order = epoch_generator(cfg.seed, epoch)
+    sums: dict[str, torch.Tensor] = {}
+    for i, (x, _) in enumerate(batches(split, cfg.batch_size, generator=order, device=device, part=(world.rank, world.size))):
         if cfg.lr_schedule != "constant":
             for group in step.optimizer.param_groups:
                 group["lr"] = learning_rate(cfg.lr, cfg.lr_schedule, (first_step + i) / total_steps)
-        terms.append(step(x))
-        sizes.append(len(x))
+        batch_images = min(cfg.batch_size, len(split) - i * cfg.batch_size)
+        terms = step(x, noise, len(x) / batch_images)
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0) + value.double() * len(x)
         if not bar.disable:
-            bar.update(len(x))
+            bar.update(batch_images)
             if i % 50 == 0:
-                bar.set_postfix(loss=f"{terms[-1]['loss'].item():.4g}")
+                bar.set_postfix(loss=f"{terms['loss'].item():.4g}")
     bar.close()
-    weights = torch.tensor(sizes, dtype=torch.float64, device=device) / len(split)
-    return {name: (torch.stack([t[name] for t in terms]).double() @ weights).item() for name in terms[0]}
+    return reduced_means(sums, len(split), world, device)
+
+
+def split_means(model: Autoencoder, split: Split, cfg: TrainConfig, device: torch.device, world: World) -> dict[str, float]:
+    """The model's loss terms averaged over `split`, each rank scoring its own slice."""
+    if len(split) < world.size:
+        raise DataError(f"a split of {len(split)} images cannot be shared by {world.size} training processes: use fewer processes or more images.")
+    mine = split.subset(part_of(len(split), world.rank, world.size))
+    noise = torch.Generator(device).manual_seed(EVALUATION_NOISE_SEED + world.rank)
+    return reduced_means(loss_sums(model, mine, cfg.eval_batch_size, device, noise), len(split), world, device)
+
+
+def reduced_means(sums: dict[str, torch.Tensor], n: int, world: World, device: torch.device) -> dict[str, float]:
+    names = sorted(sums)
+    totals = world.sum(torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=device) for k in names]))
+    return dict(zip(names, (totals / n).tolist()))
+
+
+def prefixed(prefix: str, terms: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": v for k, v in terms.items()}
 
 
 def summary_line(row: dict, epochs: int) -> str:

@@ -39,6 +39,10 @@ class Split:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def to(self, device: torch.device | str) -> Split:
+        """The split with its tensors on `device` (a GPU cuts batches without host copies)."""
+        return Split(self.images.to(device), None if self.labels is None else self.labels.to(device))
+
     def subset(self, index: slice | torch.Tensor) -> Split:
         """The images (and labels) at `index`: a slice for the first k, or a tensor of indices."""
         labels = None if self.labels is None else self.labels[index]
@@ -91,11 +95,13 @@ def batches(
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Yield (x, y): x float32 (B, C, H, W) in [0, 1] on `device`, y int64 (B,) or None.
 
     Shuffles iff `generator` is given (so the order is reproducible); the last
-    batch may be smaller.
+    batch may be smaller. With `part=(rank, world_size)` each batch is cut into
+    world_size slices (`part_of`) and only this rank's slice is read.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
@@ -104,7 +110,26 @@ def batches(
     if generator is not None:
         order = torch.randperm(n, generator=generator, device=generator.device).cpu()
     for start in range(0, n, batch_size):
-        index = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
-        x = split.images[index].to(device, non_blocking=True).float().div_(PIXEL_MAX)
+        index = slice(start, min(n, start + batch_size)) if order is None else order[start : start + batch_size]
+        if part != (0, 1):
+            index = _sliced(index, part_of(min(batch_size, n - start), *part))
+        x = split.images[index]
+        if x.device.type == "cpu" and torch.device(device).type == "cuda":
+            x = x.pin_memory()  # page-locked, so the copy to the GPU runs asynchronously
+        x = x.to(device, non_blocking=True).float().div_(PIXEL_MAX)
         y = None if split.labels is None else split.labels[index].to(device, non_blocking=True)
         yield x, y
+
+
+def part_of(n: int, rank: int, world_size: int) -> slice:
+    """Rank `rank`'s slice of n items cut into `world_size` parts whose sizes differ by at
+    most one (as `tensor_split` cuts them)."""
+    base, extra = divmod(n, world_size)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
+
+
+def _sliced(index: slice | torch.Tensor, within: slice) -> slice | torch.Tensor:
+    if isinstance(index, slice):
+        return slice(index.start + within.start, index.start + within.stop)
+    return index[within]

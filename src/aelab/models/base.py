@@ -3,7 +3,7 @@
     z = model.encode(x)        # (B, C, H, W) in [0, 1] -> code, e.g. (B, K)
     x_hat = model.decode(z)    # code -> image in the data's range
     x_hat = model(x)           # decode(encode(x))
-    out = model.loss(x)        # LossOutput(total, terms): what training minimises
+    out = model.loss(x, g)     # LossOutput(total, terms): what training minimises; noise from g
 
 Optional parts, with defaults here: `loss_description()` (logged once when
 training starts), `evaluation_view(split)` (the split as the loss scores it at
@@ -64,7 +64,9 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
+        """What training minimises. Noise the loss draws (sampling, binarising) comes from
+        `generator` (None: the global RNG), so the engine decides where randomness comes from."""
         raise NotImplementedError
 
     def loss_description(self) -> str:

@@ -19,20 +19,18 @@ from typing import Literal
 import torch
 
 from aelab.data.split import PIXEL_MAX, Split
-from aelab.models.noise import noise_generator
 
 Binarize = Literal["none", "static", "dynamic"]
 THRESHOLD = 0.5
 EVAL_BINARIZATION_SEED = 0  # one fixed draw of the evaluation images, the same for every run
 
 
-def binarize_batch(x: torch.Tensor, mode: Binarize) -> torch.Tensor:
-    """Targets for a batch x (B, C, H, W) in [0, 1]; a dynamic draw uses the global RNG or
-    the thread's generator (`models.noise`), both reproducible across a resume."""
+def binarize_batch(x: torch.Tensor, mode: Binarize, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Targets for a batch x (B, C, H, W) in [0, 1]; a dynamic draw comes from `generator`."""
     if mode == "static":
         return (x > THRESHOLD).to(x.dtype)
     if mode == "dynamic":
-        return torch.bernoulli(x, generator=noise_generator())  # the identity on images that are already binary
+        return torch.bernoulli(x, generator=generator)  # the identity on images that are already binary
     return x
 
 

@@ -73,6 +73,6 @@ class ConvAutoencoder(Autoencoder):
     def loss_description(self) -> str:
         return f"loss: {self.config.loss}, the mean over pixels and over the batch"
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         value = reconstruction_loss(self(x), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach()})

@@ -11,15 +11,13 @@ import math
 
 import torch
 
-from aelab.models.noise import noise_generator
-
 LOG_2PI = math.log(2 * math.pi)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, sigma^2) that is a
     differentiable function of (mu, logvar), so gradients reach the encoder."""
-    eps = torch.randn(mu.shape, generator=generator or noise_generator(), device=mu.device, dtype=mu.dtype)
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
 
 

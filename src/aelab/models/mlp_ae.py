@@ -53,6 +53,6 @@ class MLPAutoencoder(Autoencoder):
             nn.Unflatten(1, tuple(config.input_shape)),
         )
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         value = reconstruction_loss(self(x), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach()})

@@ -17,7 +17,6 @@ import torch
 
 from aelab.models.base import LossOutput
 from aelab.models.mmd import Kernel, mmd
-from aelab.models.noise import noise_generator
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig, elbo_terms
 
@@ -36,9 +35,9 @@ class MMDVAE(VAE):
     config_class = MMDVAEConfig
     batch_coupled = True  # MMD compares the whole batch with as many prior draws
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
-        parts = self.elbo_parts(x)
-        prior = torch.randn(parts.z.shape, generator=noise_generator(), dtype=parts.z.dtype, device=parts.z.device)
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
+        parts = self.elbo_parts(x, generator)
+        prior = torch.randn(parts.z.shape, generator=generator, dtype=parts.z.dtype, device=parts.z.device)
         penalty = mmd(parts.z, prior, self.config.kernel, self.config.bandwidth)
         total = (parts.rec + self.config.beta * parts.kl).mean() + self.config.mmd_weight * penalty
         return LossOutput(total, elbo_terms(parts) | {"mmd": penalty.detach()})

@@ -161,23 +161,23 @@ class VAE(Autoencoder):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder.logits(z)
 
-    def targets(self, x: torch.Tensor) -> torch.Tensor:
+    def targets(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """What the likelihood scores: x binarised as the config says."""
-        return binarize_batch(x, self.config.binarize)
+        return binarize_batch(x, self.config.binarize, generator)
 
     def log_likelihood(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """log p(x|z) in nats per image, summed over pixels: (B, C, H, W) -> (B,)."""
         return LIKELIHOODS[self.config.likelihood](target, logits, self.log_sigma)
 
-    def elbo_parts(self, x: torch.Tensor) -> ElboParts:
-        target = self.targets(x)
+    def elbo_parts(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ElboParts:
+        target = self.targets(x, generator)
         mu, logvar = self.encode_distribution(x)
-        z = reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar, generator)
         rec = -self.log_likelihood(target, self.decode_logits(z))
         return ElboParts(rec, KL_ESTIMATORS[self.config.kl_estimator](z, mu, logvar), z)
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
-        parts = self.elbo_parts(x)
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
+        parts = self.elbo_parts(x, generator)
         return LossOutput((parts.rec + self.config.beta * parts.kl).mean(), elbo_terms(parts))
 
     @torch.no_grad()

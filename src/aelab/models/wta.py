@@ -71,7 +71,7 @@ class FCWTAAutoencoder(Autoencoder):
             nn.Linear(config.latent_dim, pixels), activation(config.output_activation), nn.Unflatten(1, tuple(config.input_shape))
         )
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         code = lifetime_sparsity(self.encode(x), self.config.lifetime_rate)
         value = reconstruction_loss(self.decode(code), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach(), "active": active_fraction(code.detach())})
@@ -109,7 +109,7 @@ class ConvWTAAutoencoder(Autoencoder):
         k = config.decoder_kernel
         self.decoder = nn.Sequential(nn.ConvTranspose2d(config.channels[-1], c, k, padding=k // 2), activation(config.output_activation))
 
-    def loss(self, x: torch.Tensor) -> LossOutput:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         code = self.encode(x)
         if self.config.lifetime_rate is not None:
             code = conv_lifetime_sparsity(code, self.config.lifetime_rate)

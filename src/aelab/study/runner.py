@@ -23,6 +23,7 @@ from aelab import pipeline
 from aelab.config import RunConfig, load_config_file, make_config, parse_assignment
 from aelab.data import load_dataset
 from aelab.data.base import DATASETS
+from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
 from aelab.io import write_json
 from aelab.run_files import RunFiles
@@ -30,7 +31,7 @@ from aelab.study.evidence import gather, item_runs, kind_of
 from aelab.study.recipe import Study, load_study
 
 Log = Callable[[str], None]
-IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards", "train.parallel"}
+IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
 
 
 def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
@@ -128,14 +129,11 @@ class StudyRunner:
         files = RunFiles(self.run_dir(run.name))
         if files.config.exists():
             check_same(load_config_file(files.config), config, files.root)
-            history = files.read_metrics()
-            if history and history[-1]["epoch"] >= config.train.epochs and files.reconstructions.exists():
+            if files.finished(config.train.epochs):
                 self.log(f"{run.name}: finished earlier, reused ({files.root})")
                 return "reused"
-            if files.checkpoint.exists():
-                pipeline.resume(files.root, epochs=config.train.epochs, progress=self.progress, log=self.log)
-                return "resumed"
-            files.config.unlink()  # it stopped before its first epoch: start again
+            pipeline.resume(files.root, epochs=config.train.epochs, progress=self.progress, log=self.log)
+            return "resumed"  # or repaired, or started again: resume knows from the checkpoint
         pipeline.train(config, files.root, progress=self.progress, log=self.log)
         return "trained"
 
@@ -247,7 +245,7 @@ class StudyRunner:
             "command": self.command(), "quick": self.quick, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": self.dataset, "dataset_location": self.location, "notes": self.notes, "runs": runs,
             "questions": questions, "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
-            "total_seconds": round(time.perf_counter() - start, 1), "device": str(pipeline.resolve_device(self.device))})
+            "total_seconds": round(time.perf_counter() - start, 1), "device": str(resolve_device(self.device))})
         from aelab.report.study import write_study_report
 
         report = write_study_report(self.out)

@@ -1,0 +1,46 @@
+"""One rank of a DistributedDataParallel run.
+
+Every rank walks the same shuffled order and trains its slice of each global batch
+(`distributed.ranks_part`); DDP averages the ranks' gradients during backward. Each
+rank's loss is weighted by its slice's share of the batch times the world size, so the
+average is the gradient of the global batch's mean loss: the one-process step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from aelab.engine.distributed import World
+from aelab.engine.step import Step
+from aelab.models import Autoencoder
+
+
+class LossOf(nn.Module):
+    """The model's loss as `forward`, the call DDP wraps to synchronise gradients."""
+
+    def __init__(self, model: Autoencoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None):
+        out = self.model.loss(x, generator)
+        return out.total, out.terms
+
+
+class DDPStep(Step):
+    def __init__(self, model: Autoencoder, optimizer: torch.optim.Optimizer, world: World, precision: str = "fp32"):
+        super().__init__(model, optimizer, precision)
+        self.world = world
+        device = next(model.parameters()).device
+        self.ddp = DistributedDataParallel(LossOf(model), device_ids=[device] if device.type == "cuda" else None)
+        self.filler = torch.zeros(1, *model.config.input_shape, device=device)
+
+    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float) -> dict[str, torch.Tensor]:
+        if len(x) == 0:  # a batch smaller than the world: this rank still joins the all-reduce, adding nothing
+            x, weight = self.filler, 0.0
+        with self.autocast():
+            total, terms = self.ddp(x, generator)
+        self.scaler.scale(total * (weight * self.world.size)).backward()
+        return {"loss": total.detach(), **terms}
