@@ -11,7 +11,7 @@ from aelab.errors import AelabError
 from aelab.explore.page_data import ExploreOptions, RunPage, build_run_page, same_test_images
 from aelab.io import write_text
 
-SCRIPTS = ("decoder.js", "map.js", "explorer.js")  # in load order: explorer.js uses the other two
+SCRIPTS = ("decoder.js", "map.js", "walk.js", "measure.js", "explorer.js")  # one <script>: explorer.js starts it all
 
 
 def page_file(name: str) -> str:

@@ -14,7 +14,6 @@ activity test of Burda et al. 2016, whose prior has unit variance).
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -148,7 +147,3 @@ def same_test_images(a: RunPage, b: RunPage) -> bool:
     """Whether two runs' map points are the same images, so a hovered image means one thing in both."""
     n = min(len(a.codes), len(b.codes))
     return a.points.images.shape[1:] == b.points.images.shape[1:] and bool(torch.equal(a.points.images[:n], b.points.images[:n]))
-
-
-def code_dim(code_shape) -> int:
-    return math.prod(code_shape)
