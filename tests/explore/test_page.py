@@ -189,3 +189,17 @@ def test_two_runs_show_the_same_image_and_decode_the_same_neighbourhood(pair):
     near = np.argsort(((vector.xy - position) ** 2).sum(1), kind="stable")[:10]  # the page's rule for the other run
     expected = decode(plane, plane.codes[near].mean(0)[None])[0].numpy()
     assert np.abs(np.asarray(floats(browser.js("aelab.state.lastDecoded[1]"))) - expected).max() <= 1e-4
+
+
+def test_a_tsne_map_decodes_a_position_as_the_mean_code_of_its_nearest_points(explore_runs, tmp_path):
+    pages = build_pages([explore_runs["vector"]], ExploreOptions(map="tsne"))
+    (tmp_path / "tsne.html").write_text(render(pages))
+    with open_page((tmp_path / "tsne.html").as_uri()) as browser:
+        browser.settle()
+        x, y = empty_spot(browser)
+        browser.click(x, y)
+        browser.settle()
+        position = np.asarray(browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); return m.toData({x} - r.left, {y} - r.top); }})()"))
+        near = np.argsort(((pages[0].xy - position) ** 2).sum(1), kind="stable")[:10]
+        assert np.abs(np.asarray(floats(browser.js("aelab.runs[0].current"))) - pages[0].codes[near].mean(0)).max() < 1e-5
+        assert browser.errors == []
