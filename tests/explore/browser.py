@@ -4,10 +4,9 @@ the mouse, take screenshots. Built on tests/report/chromium.py's DevTools pipe (
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from tests.report.chromium import DevTools, errors, find_chromium
 
@@ -70,7 +69,3 @@ def open_page(url: str, width: int = 1400, height: int = 1000, timeout: float = 
 def floats(value: dict | list) -> list[float]:
     """A Float32Array returned by value (an {index: number} object) as a list."""
     return [value[str(i)] for i in range(len(value))] if isinstance(value, dict) else list(value)
-
-
-def as_json(value) -> str:
-    return json.dumps(value)

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from aelab.data import Split
-from aelab.explore.page_data import CODE_BUDGET_BYTES, ExploreOptions, _counts, dimension_scores, latent_map
+from aelab.explore.page_data import (
+    CODE_BUDGET_BYTES,
+    ExploreOptions,
+    _counts,
+    dimension_scores,
+    latent_map,
+)
 
 
 def test_a_two_number_code_is_its_own_map():

@@ -9,8 +9,8 @@ The subclasses in models/cpu_layers.py are listed because they return PyTorch's 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

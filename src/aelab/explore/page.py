@@ -8,7 +8,12 @@ from importlib import resources
 from pathlib import Path
 
 from aelab.errors import AelabError
-from aelab.explore.page_data import ExploreOptions, RunPage, build_run_page, same_test_images
+from aelab.explore.page_data import (
+    ExploreOptions,
+    RunPage,
+    build_run_page,
+    same_test_images,
+)
 from aelab.io import write_text
 
 SCRIPTS = ("decoder.js", "map.js", "walk.js", "measure.js", "explorer.js")  # one <script>: explorer.js starts it all

@@ -62,7 +62,6 @@ class RunPage:
 
     def to_json(self) -> dict:
         ctx = self.ctx
-        spread = self.codes.std(0) if len(self.codes) else np.ones(self.codes.shape[1])
         return {
             "label": self.label, "model": ctx.config.model.name, "dataset": ctx.dataset.name,
             "code_shape": list(ctx.code_shape), "image_shape": list(ctx.image_shape), "variational": ctx.variational,
@@ -75,7 +74,7 @@ class RunPage:
             "train": {"n": len(self.train_codes), "of": len(ctx.train), "codes": b64_float32(self.train_codes),
                       "images": _bytes(self.train.images)},
             "dims": {"score": self.dim_score.tolist(), "score_name": "mean KL (nats)" if ctx.variational else "variance",
-                     "inactive": self.inactive.tolist(), "mean": self.codes.mean(0).tolist(), "std": spread.tolist()},
+                     "inactive": self.inactive.tolist(), "mean": self.codes.mean(0).tolist(), "std": self.codes.std(0).tolist()},
             "decoder": self.decoder.to_json() if self.decoder else None,
         }
 

@@ -64,14 +64,14 @@ def _finite(value) -> bool:
 class ExploreHandler(BaseHTTPRequestHandler):
     server: ExploreServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.refused():
             return
         if urlsplit(self.path).path != "/":
             return self.reply(404, b"not found", "text/plain")
         self.reply(200, self.server.html, "text/html; charset=utf-8")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.refused():
             return
         if urlsplit(self.path).path != "/decode":
@@ -91,7 +91,7 @@ class ExploreHandler(BaseHTTPRequestHandler):
         """403 for a Host that is not this server, or an Origin (or fetch site) of another page."""
         origin = self.headers.get("Origin")
         host_ok = self.headers.get("Host") in self.server.allowed_hosts
-        origin_ok = origin is None or urlsplit(origin).netloc in self.server.allowed_hosts and origin.startswith("http://")
+        origin_ok = origin is None or (origin.startswith("http://") and urlsplit(origin).netloc in self.server.allowed_hosts)
         site_ok = self.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
         if host_ok and origin_ok and site_ok:
             return False
@@ -107,7 +107,7 @@ class ExploreHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: the CLI prints the address once
+    def log_message(self, format: str, *args) -> None:
         pass
 
 

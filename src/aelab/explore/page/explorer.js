@@ -5,7 +5,7 @@
 const DATA = JSON.parse(document.getElementById("aelab-data").textContent);
 const SCALE = 4;  // on-screen pixels per image pixel
 const MAX_SLIDERS = 24, NEAREST_TRAIN = 6, WALK_STEPS = 9, PATH_STEPS = 8;
-const state = { hidden: new Set(), hover: -1, saved: {}, timings: [], lastDecoded: [], lastHover: [], walkImages: [], pathImages: [] };
+const state = { hidden: new Set(), hover: -1, saved: {}, timings: [], lastDecoded: [], lastHover: [], walkImages: [], pathImages: [], nearestTraining: [] };
 
 function prepareRun(json, index) {
   const d = json.code_shape.reduce((a, b) => a * b, 1);
@@ -192,7 +192,6 @@ function showNearestTraining(run) {
     paint(canvas, run, run.trainImages, dist[j][1] * imageSize(run), true);
     canvas.title = `training image ${dist[j][1]}, distance ${Math.sqrt(dist[j][0]).toFixed(3)}`;
   });
-  state.nearestTraining = state.nearestTraining || [];
   state.nearestTraining[run.index] = dist.slice(0, NEAREST_TRAIN).map((p) => p[1]);
 }
 async function showHover(i) {

@@ -46,7 +46,6 @@ async function drawWalk() {
   for (const run of RUNS) {
     const [a, b] = walkEnds(run);
     if (!a || !b) { strips.append(el("p", {}, "save points A and B first (buttons above), or pick class means")); return; }
-    if (a.length !== run.d) continue;
     const codes = Array.from({ length: WALK_STEPS }, (_, j) => interpolate(a, b, j / (WALK_STEPS - 1), spherical));
     const images = await decodeMany(run, codes);
     state.walkImages[run.index] = images;
