@@ -203,3 +203,20 @@ def test_a_tsne_map_decodes_a_position_as_the_mean_code_of_its_nearest_points(ex
         near = np.argsort(((pages[0].xy - position) ** 2).sum(1), kind="stable")[:10]
         assert np.abs(np.asarray(floats(browser.js("aelab.runs[0].current"))) - pages[0].codes[near].mean(0)).max() < 1e-5
         assert browser.errors == []
+
+
+def test_a_vae_page_orders_sliders_by_kl_walks_spherically_and_decodes_as_pytorch(explore_runs, tmp_path):
+    (page,) = build_pages([explore_runs["vae"]], ExploreOptions())
+    (tmp_path / "vae.html").write_text(render([page]))
+    with open_page((tmp_path / "vae.html").as_uri()) as browser:
+        browser.settle()
+        assert "mean KL" in browser.js("document.querySelector('.panel h3').textContent")
+        assert browser.js("document.getElementById('walk-mode').value") == "spherical"
+        order = [int(d) for d in browser.js("Array.from(document.querySelectorAll('.sliders input')).map(s => s.dataset.dim)")]
+        assert order == list(np.argsort(-page.dim_score, kind="stable"))
+        x, y = empty_spot(browser)
+        browser.click(x, y)
+        browser.settle()
+        current = np.asarray(floats(browser.js("aelab.runs[0].current")))
+        assert np.abs(np.asarray(floats(browser.js("aelab.state.lastDecoded[0]"))) - decode(page, current[None])[0].numpy()).max() <= 1e-4
+        assert browser.errors == []
