@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--set", action="append", default=[], metavar="[RUN:]KEY=VALUE",
                        help="override a config key in every run, or in one run: train.seed=1, vae:train.epochs=50")
     study.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    explore = sub.add_parser("explore", help="an interactive latent-space explorer: one self-contained HTML page (or --serve)")
+    explore.add_argument("runs", metavar="RUN", nargs="+", help="a run folder, or two to show side by side")
+    explore.add_argument("--out", help="the page to write (default RUN/explore.html)")
+    explore.add_argument("--map", choices=["auto", "pca", "tsne"], default="auto", help="the map: auto is the code itself when 2-D, else PCA")
+    explore.add_argument("--points", type=int, default=10000, help="test images on the map (default 10000)")
+    explore.add_argument("--train-points", type=int, default=2000, help="training images searched for the nearest ones (default 2000)")
+    explore.add_argument("--serve", action="store_true", help="serve on 127.0.0.1 and decode in Python (decoders the page cannot run)")
+    explore.add_argument("--port", type=int, default=0, help="port for --serve (default: any free one)")
+    explore.add_argument("--device", default="cpu")
     return parser
 
 
@@ -272,8 +282,27 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    from aelab.explore import ExploreOptions, write_page
+
+    options = ExploreOptions(points=args.points, train_points=args.train_points, map=args.map, device=args.device)
+    if not args.serve:
+        print(f"wrote {write_page(args.runs, args.out, options)}: open it in a browser (it needs no server)")
+        return 0
+    from aelab.explore.server import make_server
+
+    server = make_server(args.runs, options, args.port)
+    print(f"aelab explore: open {server.url} (Ctrl-C stops it; it writes no files)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models,
-            "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare, "study": cmd_study}
+            "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare, "study": cmd_study,
+            "explore": cmd_explore}
 
 if __name__ == "__main__":
     sys.exit(main())
