@@ -28,13 +28,13 @@ import time
 from collections import defaultdict
 
 import torch
+from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from aelab.allocator import keep_freed_memory
 from aelab.models import create_model
 from aelab.step import ShardedStep
-from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 
 PRECISIONS = ("fp32", "bf16")
 

@@ -108,7 +108,8 @@ class LatentClassification(Analysis):
         rows = three_ways("on codes", ctx.train_codes, y_train, ctx.test_codes, y_test, n_classes, k, probe_max_iter, seed, seconds)
         n_tr, n_te = min(pixel_train, len(ctx.train)), min(pixel_test, len(ctx.test))
         pixels = lambda split, n: split.images[:n].flatten(1).float().div(255)  # noqa: E731
-        rows += three_ways("on pixels", pixels(ctx.train, n_tr), y_train[:n_tr], pixels(ctx.test, n_te), y_test[:n_te], n_classes, k, probe_max_iter, seed, seconds)
+        rows += three_ways("on pixels", pixels(ctx.train, n_tr), y_train[:n_tr], pixels(ctx.test, n_te), y_test[:n_te],
+                           n_classes, k, probe_max_iter, seed, seconds)
         counts = np.bincount(y_test.numpy(), minlength=n_classes)
         numbers = {
             "chance": 1 / n_classes, "majority_class_rate": float(counts.max() / counts.sum()),
