@@ -22,6 +22,7 @@ from tests.data.builders import py2_pickle
 
 CIFAR_PER_BATCH = 16
 STUDIES = sorted(list_studies())
+QUICKEST_STUDY = "class-mixtures"  # one run: the fast tier (`make test-fast`) runs this one end to end, the rest are slow
 
 
 def write_cifar_folder(data_dir: Path, per_batch: int = CIFAR_PER_BATCH) -> Path:
@@ -61,7 +62,7 @@ def check_report(report: Path, study) -> dict:
     return data
 
 
-@pytest.mark.parametrize("name", STUDIES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == QUICKEST_STUDY else [pytest.mark.slow]) for n in STUDIES])
 def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path):
     study = load_study(name)
     npz = make_blobs_npz(tmp_path / "blobs.npz", n_train=192, n_test=48)
