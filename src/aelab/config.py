@@ -44,7 +44,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when available
     shards: int | None = None  # batch parts trained in parallel on CPU cores; None: one per core
-    parallel: Parallel = "threads"  # how the parts run; processes: Linux, README Speed
+    parallel: Parallel = "threads"  # how the parts run; processes: Linux, docs/performance.md
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
     eval_batch_size: int = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
