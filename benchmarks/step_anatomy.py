@@ -1,4 +1,4 @@
-"""Where one training step's time goes on a CPU core: the figures behind the README's "Why not 2x".
+"""Where one training step's time goes on a CPU core: the figures behind docs/performance.md's "Why not 2x yet".
 
     python benchmarks/step_anatomy.py [--model conv-ae] [--batch 32] [--repeat 9]
 
