@@ -31,6 +31,7 @@ def minor_faults(mode: str) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+@pytest.mark.slow  # a subprocess that trains and reads its own page faults
 def test_kept_memory_is_not_faulted_back_in_each_step():
     default, kept = minor_faults("default"), minor_faults("keep")
     assert default > 500, f"expected glibc to return freed activations to the OS ({default} faults in 10 steps)"
@@ -53,6 +54,7 @@ print(held - before, rss_mb() - before)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's (Linux)")
+@pytest.mark.slow  # a subprocess that trains and reads its own page faults
 def test_released_memory_leaves_the_process():
     out = subprocess.run([sys.executable, "-c", RELEASE], check=True, capture_output=True, text=True).stdout
     held, released = map(float, out.split())
