@@ -5,13 +5,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup clean
+.PHONY: run test test-fast lint setup clean
 
 run: $(STAMP)
 	$(BIN)/aelab study fashion-ae-vs-vae
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# everything but the tests marked slow (real data, browsers, wheels, long runs): under a minute
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 setup: $(STAMP)
 

@@ -28,7 +28,8 @@ from tests.explore.browser import open_page
 
 
 def clicks(browser, n: int, seed: int = 0) -> dict:
-    left, top, width, height = browser.js("(() => { const r = aelab.runs[0].map.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
+    left, top, width, height = browser.js("(() => { const r = aelab.runs[0].map.canvas.getBoundingClientRect(); "
+                                          "return [r.left, r.top, r.width, r.height]; })()")
     rng = np.random.default_rng(seed)
     browser.js("aelab.state.timings.length = 0")
     for x, y in rng.uniform(0.1, 0.9, (n, 2)):
@@ -68,7 +69,8 @@ def main() -> None:
             }
             if args.screenshot:
                 browser.js("window.scrollTo(0, 0)")
-                browser.click(*browser.js("(() => { const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); return [Math.round(r.left + m.pixels[0]), Math.round(r.top + m.pixels[1])]; })()"))
+                browser.click(*browser.js("(() => { const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); "
+                                           "return [Math.round(r.left + m.pixels[0]), Math.round(r.top + m.pixels[1])]; })()"))
                 browser.settle()
                 args.screenshot.write_bytes(browser.screenshot())
     print(json.dumps(result, indent=1))

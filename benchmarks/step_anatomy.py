@@ -1,4 +1,4 @@
-"""Where one training step's time goes on a CPU core: the figures behind the README's "Why not 2x".
+"""Where one training step's time goes on a CPU core: the figures behind docs/performance.md's "Why not 2x yet".
 
     python benchmarks/step_anatomy.py [--model conv-ae] [--batch 32] [--repeat 9]
 
@@ -28,13 +28,13 @@ import time
 from collections import defaultdict
 
 import torch
+from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from aelab.engine import ThreadSplitStep
 from aelab.engine.allocator import freed_memory_kept
 from aelab.models import create_model
-from aelab.engine import ThreadSplitStep
-from layer_speed import median_ms  # benchmarks/ is on the path when run as a script
 
 PRECISIONS = ("fp32", "bf16")
 

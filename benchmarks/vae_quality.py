@@ -61,7 +61,8 @@ def main() -> None:
     plan += [("mnist-test-split", z, None, args.mnist_epochs) for z in args.latents]
     print(f"runs in {root}; batch {args.batch_size}, seed {args.seed}, dynamic binarisation; "
           f"NLL: IWAE with K = {args.nll_samples} on the first {args.nll_subset} test images")
-    header = f"{'dataset':<17} {'z':>3} {'train imgs':>10} {'epochs':>6} {'test ELBO':>10} {'rec':>8} {'KL':>6} {'IS-NLL':>8} {'ELBO same imgs':>14} {'train s':>7} {'total s':>7}"
+    header = (f"{'dataset':<17} {'z':>3} {'train imgs':>10} {'epochs':>6} {'test ELBO':>10} {'rec':>8} {'KL':>6} {'IS-NLL':>8} "
+              f"{'ELBO same imgs':>14} {'train s':>7} {'total s':>7}")
     print(header)
     for dataset, latent, subset, epochs in plan:
         r = run_one(dataset, latent, subset, epochs, args, root)

@@ -33,10 +33,10 @@ from tqdm.auto import tqdm
 
 from aelab.config import load_config_file
 from aelab.data import Split, batches
+from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
 from aelab.io import write_json, write_text
 from aelab.models import Autoencoder, build_model
-from aelab.engine import resolve_device
 from aelab.pipeline import load_model, prepare_data
 from aelab.plots import save_loss_curves
 from aelab.run_files import RunFiles

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", required=True, help="folder for the comparison's report.html, comparison.json and PNGs")
     compare.add_argument("--labels", help="comma-separated names of the runs (default: their folder names)")
     add_analysis_options(compare)
-    study = sub.add_parser("study", help="run one of the studies (recipes/studies/NAME.toml) end to end into one report")
+    study = sub.add_parser("study", help="run a study (a shipped one, ./studies/NAME.toml or a path to a recipe) end to end into one report")
     study.add_argument("name", metavar="NAME", nargs="?", help="study name (see --list) or a path to a study recipe")
     study.add_argument("--list", action="store_true", help="list the studies")
     study.add_argument("--quick", action="store_true", help="few epochs on a subset: checks that the study runs, in a minute or two")

@@ -14,14 +14,14 @@ import torch
 from aelab.checkpoint import load_checkpoint, load_weights
 from aelab.config import DataConfig, RunConfig, load_config_file
 from aelab.data import ImageDataset, load_dataset, split_validation
-from aelab.errors import AelabError, ConfigError
+from aelab.engine import World, host_settings, joined, placed, resolve_device
+from aelab.errors import ConfigError
 from aelab.evaluate import reconstruction_metrics
 from aelab.io import write_json
-from aelab.models import Autoencoder, build_model
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
+from aelab.models import Autoencoder, build_model
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
-from aelab.engine import World, host_settings, joined, placed, resolve_device
 from aelab.train import Splits, fit, make_optimizer, strip_images, write_epoch_files
 
 Log = Callable[[str], None]

@@ -76,11 +76,12 @@ def fit(
     history: list[dict] | None = None,
     progress: bool = True,
     log: Log = print,
-    world: World = World(),
+    world: World | None = None,
     step_state: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch."""
     history = list(history or [])
+    world = world or World()
     device = next(model.parameters()).device
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
     step = make_step(model, optimizer, cfg, world)

@@ -34,6 +34,7 @@ print(default, kept, after)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+@pytest.mark.slow  # a subprocess that trains and reads its own page faults
 def test_kept_memory_is_not_faulted_back_in_and_the_default_returns():
     out = subprocess.run([sys.executable, "-c", STEPS], check=True, capture_output=True, text=True).stdout
     default, kept, after = map(int, out.split())

@@ -64,7 +64,8 @@ def isolated_point(browser, run: int = 0) -> int:
 def empty_spot(browser, run: int = 0) -> tuple[float, float]:
     """Page coordinates of a spot on the map at least 30 pixels from every point."""
     xy = np.asarray(floats(browser.js(f"aelab.runs[{run}].map.pixels"))).reshape(-1, 2)
-    left, top, width, height = browser.js(f"(() => {{ const r = aelab.runs[{run}].map.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }})()")
+    left, top, width, height = browser.js(f"(() => {{ const r = aelab.runs[{run}].map.canvas.getBoundingClientRect(); "
+                                          "return [r.left, r.top, r.width, r.height]; })()")
     grid = np.stack(np.meshgrid(np.arange(20, width - 20, 10), np.arange(20, height - 20, 10)), -1).reshape(-1, 2)
     distance = np.sqrt(((grid[:, None] - xy[None]) ** 2).sum(-1)).min(1)
     spot = grid[np.argmax(distance)]
@@ -91,7 +92,8 @@ def test_a_click_on_an_empty_region_decodes_its_pca_inverse(single):
     x, y = empty_spot(browser)
     browser.click(x, y)
     browser.settle()
-    position = browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); return m.toData({x} - r.left, {y} - r.top); }})()")
+    position = browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); "
+                                      f"return m.toData({x} - r.left, {y} - r.top); }})()")
     code = page.pca.inverse_transform(np.asarray([position]))[0]  # sklearn's inverse, not the page's arithmetic
     current = np.asarray(floats(browser.js("aelab.runs[0].current")))
     assert np.abs(current - code).max() <= 1e-5 * np.abs(code).max()  # the page holds PCA in float32
@@ -185,7 +187,8 @@ def test_two_runs_show_the_same_image_and_decode_the_same_neighbourhood(pair):
     x, y = empty_spot(browser, 0)
     browser.click(x, y)
     browser.settle()
-    position = np.asarray(browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); return m.toData({x} - r.left, {y} - r.top); }})()"))
+    position = np.asarray(browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); "
+                                      f"return m.toData({x} - r.left, {y} - r.top); }})()"))
     near = np.argsort(((vector.xy - position) ** 2).sum(1), kind="stable")[:10]  # the page's rule for the other run
     expected = decode(plane, plane.codes[near].mean(0)[None])[0].numpy()
     assert np.abs(np.asarray(floats(browser.js("aelab.state.lastDecoded[1]"))) - expected).max() <= 1e-4
@@ -199,7 +202,8 @@ def test_a_tsne_map_decodes_a_position_as_the_mean_code_of_its_nearest_points(ex
         x, y = empty_spot(browser)
         browser.click(x, y)
         browser.settle()
-        position = np.asarray(browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); return m.toData({x} - r.left, {y} - r.top); }})()"))
+        position = np.asarray(browser.js(f"(() => {{ const m = aelab.runs[0].map, r = m.canvas.getBoundingClientRect(); "
+                                      f"return m.toData({x} - r.left, {y} - r.top); }})()"))
         near = np.argsort(((pages[0].xy - position) ** 2).sum(1), kind="stable")[:10]
         assert np.abs(np.asarray(floats(browser.js("aelab.runs[0].current"))) - pages[0].codes[near].mean(0)).max() < 1e-5
         assert browser.errors == []

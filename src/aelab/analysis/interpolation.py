@@ -41,7 +41,8 @@ class Interpolation(Analysis):
         tag = (lambda k: f"#{k} {names[int(ctx.test.labels[k])]}") if ctx.test.labels is not None else (lambda k: f"#{k}")
         fig = grid_figure(steps, 2, ctx.image_shape, extra=0.8)
         ax = fig.add_subplot()
-        labelled_grid(ax, torch.cat([decoded, fade]), steps, left=["latent", "pixels"], right=[], top=[f"{t:.1f}" for t in torch.linspace(0, 1, steps).tolist()])
+        top = [f"{t:.1f}" for t in torch.linspace(0, 1, steps).tolist()]
+        labelled_grid(ax, torch.cat([decoded, fade]), steps, left=["latent", "pixels"], right=[], top=top)
         ax.set_title(f"test image {tag(i)}  →  test image {tag(j)}", fontsize=11)
         numbers = {"pair": [i, j], "steps": steps}
         figures = [("line", fig)]

@@ -2,9 +2,9 @@
 accuracy per class and overall against chance (seed 001, exercise 3); also k-NN and a
 linear probe, and the same three on raw pixels for reference.
 
-Neighbours are found by brute force in torch (chunked distance matrix + top-k, one
-search for both 1-NN and k-NN): as fast as scikit-learn's k-d tree on 10-d codes and
-far faster on wide feature-map codes. Raw pixels are a reference on a stated subset,
+Neighbours are found in one search for both 1-NN and k-NN: scikit-learn's k-d tree
+for short codes, a chunked distance matrix and top-k in torch for wide feature-map
+codes (see `nearest`). Raw pixels are a reference on a stated subset,
 because a logistic regression on 784 pixels of 60,000 images takes minutes on 2 cores.
 """
 
@@ -33,9 +33,10 @@ def nearest(train: torch.Tensor, test: torch.Tensor, k: int) -> torch.Tensor:
     """(N_test, k) indices of the k nearest training points (Euclidean), nearest first.
 
     Codes of up to KD_TREE_MAX_DIM numbers go to scikit-learn's k-d tree, longer ones to a
-    chunked brute-force search (10,000 queries among 60,000: 2-d codes 0.04 s vs 1.6 s brute;
-    a conv AE's 10-d Fashion-MNIST codes 0.35 s vs 1.5 s; the tree's worst case, 10-d codes
-    spread like a Gaussian, 3.6 s vs 1.5 s). 15 is scikit-learn's own limit for choosing a tree.
+    chunked brute-force search: the tree is far faster on 2-d codes and faster on a conv AE's
+    10-d codes; only its worst case, 10-d codes spread like a Gaussian, is slower than brute force
+    (benchmarks/latent_speed.py; figures in docs/performance.md). 15 is scikit-learn's own limit
+    for choosing a tree.
     """
     train, test = train.float(), test.float()
     if train.shape[1] <= KD_TREE_MAX_DIM:
@@ -63,8 +64,8 @@ def knn_predict(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Ten
 def linear_probe(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, max_iter: int, seed: int) -> np.ndarray:
     """Multinomial logistic regression (lbfgs) on standardised features.
 
-    Runs on one BLAS/OpenMP thread: at this size threads only wait for each other
-    (5,000 x 784 pixels: 1.2 s on one thread, 22 s on two on a busy 2-core machine).
+    Runs on one BLAS/OpenMP thread: at this size (thousands of images, 784 pixels) threads
+    only wait for each other, many times slower on a busy 2-core machine.
     """
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
     with warnings.catch_warnings(), threadpool_limits(1):
@@ -108,7 +109,8 @@ class LatentClassification(Analysis):
         rows = three_ways("on codes", ctx.train_codes, y_train, ctx.test_codes, y_test, n_classes, k, probe_max_iter, seed, seconds)
         n_tr, n_te = min(pixel_train, len(ctx.train)), min(pixel_test, len(ctx.test))
         pixels = lambda split, n: split.images[:n].flatten(1).float().div(255)  # noqa: E731
-        rows += three_ways("on pixels", pixels(ctx.train, n_tr), y_train[:n_tr], pixels(ctx.test, n_te), y_test[:n_te], n_classes, k, probe_max_iter, seed, seconds)
+        rows += three_ways("on pixels", pixels(ctx.train, n_tr), y_train[:n_tr], pixels(ctx.test, n_te), y_test[:n_te],
+                           n_classes, k, probe_max_iter, seed, seconds)
         counts = np.bincount(y_test.numpy(), minlength=n_classes)
         numbers = {
             "chance": 1 / n_classes, "majority_class_rate": float(counts.max() / counts.sum()),

@@ -10,7 +10,7 @@ from sklearn.metrics import silhouette_score
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, range_of, scatter_by_class
 
-EXACT_NEIGHBOURS = 20000  # below this, exact neighbours beat approximate ones (10,000 codes: 0.8 s vs 4.9 s)
+EXACT_NEIGHBOURS = 20000  # below this, exact neighbours beat approximate ones (benchmarks/latent_speed.py)
 FFT_ABOVE = 5000  # above this, FFT gradients on a coarser grid beat Barnes-Hut (benchmarks/latent_speed.py)
 SILHOUETTE_SAMPLE = 2000  # silhouette is O(n^2): a fixed random sample keeps it fast
 
@@ -18,9 +18,10 @@ SILHOUETTE_SAMPLE = 2000  # silhouette is O(n^2): a fixed random sample keeps it
 def tsne(codes: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
     """openTSNE: Barnes-Hut gradients for a few thousand points, FFT-interpolated ones above.
 
-    The FFT grid has one interval per 2 embedding units instead of openTSNE's 1: at 10,000
-    codes 12 s instead of 40 s, the classes' silhouette 0.141 instead of 0.152.
-    One thread: on a small shared machine more threads were slower (measured 5.8 s vs 63 s for 1,000 points).
+    The FFT grid has one interval per 2 embedding units instead of openTSNE's 1: about three
+    times faster at 10,000 codes for a slightly lower silhouette of the classes (figures in
+    docs/performance.md, from benchmarks/latent_speed.py). One thread: on a small shared
+    machine more threads only wait for each other.
     """
     from openTSNE import TSNE
 

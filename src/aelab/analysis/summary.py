@@ -88,9 +88,9 @@ class ModelSummary(Analysis):
     def run(self, ctx) -> AnalysisResult:
         layers = trace(ctx.model, ctx.image_shape, ctx.device)
         total = sum(p.numel() for p in ctx.model.parameters())
-        per_part = {p: sum(l.params for l in layers if l.part == p) for p in ("encoder", "decoder")}
+        per_part = {p: sum(layer.params for layer in layers if layer.part == p) for p in ("encoder", "decoder")}
         table = Table("Layers in the order they run", ["part", "layer", "type", "output shape", "parameters"],
-                      [[l.part, l.name, l.kind, fmt_shape(l.shape), f"{l.params:,}"] for l in layers]
+                      [[layer.part, layer.name, layer.kind, fmt_shape(layer.shape), f"{layer.params:,}"] for layer in layers]
                       + [["", "total", "", "", f"{total:,}"]])
         numbers = {"parameters": total, "encoder_parameters": per_part["encoder"], "decoder_parameters": per_part["decoder"],
                    "input_shape": list(ctx.image_shape), "code_shape": list(ctx.code_shape), "layers": len(layers)}
@@ -99,8 +99,8 @@ class ModelSummary(Analysis):
 
 def flow_chart(layers: list[Layer], input_shape, code_shape):
     """Encoder down the left column, decoder up the right one: the autoencoder's 'U'."""
-    enc = [("input", fmt_shape(input_shape), 0)] + [(l.kind, fmt_shape(l.shape), l.params) for l in layers if l.part == "encoder"]
-    dec = [(l.kind, fmt_shape(l.shape), l.params) for l in layers if l.part == "decoder"]  # in running order
+    enc = [("input", fmt_shape(input_shape), 0)] + [(layer.kind, fmt_shape(layer.shape), layer.params) for layer in layers if layer.part == "encoder"]
+    dec = [(layer.kind, fmt_shape(layer.shape), layer.params) for layer in layers if layer.part == "decoder"]  # in running order
     rows = max(len(enc), len(dec))
     fig = figure(10, 0.62 * rows + 0.9)
     ax = fig.add_subplot()

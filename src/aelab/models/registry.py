@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aelab.registry import Registry
+from aelab.typed import build_dataclass
 
 MODELS: Registry[type] = Registry("model")
 
@@ -23,8 +24,6 @@ def list_models() -> list[str]:
 
 def create_model(name: str, **options: Any):
     """Build a registered model; options are checked against its config dataclass."""
-    from aelab.config import build_dataclass
-
     config = build_dataclass(model_config_class(name), {"name": name, **options}, "model")
     return build_model(config)
 

@@ -166,7 +166,7 @@ def numbers_table_many(numbers: list[dict], labels: list[str]) -> str:
     keys = list(dict.fromkeys(k for f in flats for k in f))
     if not keys:
         return ""
-    head = "".join(f"<th>{escape(l)}</th>" for l in labels)
+    head = "".join(f"<th>{escape(label)}</th>" for label in labels)
     rows = "".join(f"<tr><td>{escape(k.replace('_', ' '))}</td>" + "".join(cell(f.get(k)) for f in flats) + "</tr>" for k in keys)
     return f"<div class='scroll'><h3>Numbers</h3><table><tr><th></th>{head}</tr>{rows}</table></div>"
 
@@ -174,7 +174,7 @@ def numbers_table_many(numbers: list[dict], labels: list[str]) -> str:
 def config_table(configs: list[dict], labels: list[str]) -> str:
     flats = [flat_all(c) for c in configs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
-    head = "".join(f"<th>{escape(l)}</th>" for l in labels)
+    head = "".join(f"<th>{escape(label)}</th>" for label in labels)
     rows = []
     for k in keys:
         values = [fmt(f.get(k)) for f in flats]

@@ -61,7 +61,10 @@ def block_html(b: dict, root: Path) -> str:
 def panels_html(panels: list[dict], root: Path, captions: str | None) -> str:
     cells = []
     for p in panels:
-        inner = f"<p class='warn'>Skipped: {escape(p['skipped'])}</p>" if p.get("skipped") else error(p) if p.get("error") else "".join(img(root / f, caption(f) if captions else "") for f in p["figures"])
+        if p.get("skipped"):
+            inner = f"<p class='warn'>Skipped: {escape(p['skipped'])}</p>"
+        else:
+            inner = error(p) if p.get("error") else "".join(img(root / f, caption(f) if captions else "") for f in p["figures"])
         cells.append(f"<div><h4>{escape(p['label'])}</h4>{inner}</div>")
     if not cells:
         return ""
@@ -89,7 +92,10 @@ def runs_section(runs: list[dict]) -> str:
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + f"<td>{link}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("run", "label", "model", "dataset", "this time", "epochs", "training time", "last held-out loss", "own report"))
     trained = [r for r in runs if r.get("config")]
-    configs = details("Configurations (rows that differ are highlighted)", config_table([r["config"] for r in trained], [r["name"] for r in trained])) if trained else ""
+    configs = ""
+    if trained:
+        table = config_table([r["config"] for r in trained], [r["name"] for r in trained])
+        configs = details("Configurations (rows that differ are highlighted)", table)
     return (f"<section id='runs'><h2>Runs and their configurations</h2><p class='meta small'>Each run folder also has its own "
             f"report with every analysis run on it.</p><div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>{configs}</section>")
 

@@ -153,7 +153,7 @@ def check_classify(item: dict, where: str) -> None:
     import typing
 
     from aelab.classify import ClassifyConfig
-    from aelab.config import coerce
+    from aelab.typed import coerce
 
     modes = item["classify"] if isinstance(item["classify"], list) else [item["classify"]]
     for mode in modes:

@@ -1,4 +1,9 @@
-"""A study recipe: one TOML file in recipes/studies/, overrides only.
+"""A study recipe: one TOML file, overrides only.
+
+The shipped studies are package data (aelab/study/recipes/NAME.toml, read through
+importlib.resources, so a wheel install finds them); a user's own are found as a path
+(`aelab study ./my.toml`) or by name in ./studies/ of the current folder, which is
+searched first and so may shadow a shipped study of the same name.
 
     title, seed, summary       what the study is and which seed file it reproduces
     dataset, datasets          the default dataset and the ones `--dataset` may swap in
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -68,24 +75,28 @@ class Study:
     params: dict[str, dict]
     questions: list[Question]
     quick: Quick
-    path: Path
+    path: Traversable
 
 
-def study_dirs() -> list[Path]:
-    """Where named studies are looked for: ./recipes/studies, then the checkout's own."""
-    own = Path(__file__).resolve().parents[3] / "recipes" / "studies"
-    return list(dict.fromkeys([Path("recipes/studies").resolve(), own]))
+USER_STUDIES = Path("studies")  # relative to the current folder
 
 
-def list_studies() -> dict[str, Path]:
-    found: dict[str, Path] = {}
+def study_dirs() -> list[Traversable]:
+    """Where named studies are looked for, in order: ./studies, then the shipped ones."""
+    return [USER_STUDIES, files("aelab.study") / "recipes"]
+
+
+def list_studies() -> dict[str, Traversable]:
+    found: dict[str, Traversable] = {}
     for folder in study_dirs():
-        for path in sorted(folder.glob("*.toml")):
-            found.setdefault(path.stem, path)
+        if folder.is_dir():
+            for path in sorted(folder.iterdir(), key=lambda p: p.name):
+                if path.name.endswith(".toml"):
+                    found.setdefault(path.name.removesuffix(".toml"), path)
     return found
 
 
-def find_study(name: str) -> Path:
+def find_study(name: str) -> Traversable:
     if name.endswith(".toml"):
         path = Path(name)
         if not path.is_file():
@@ -101,7 +112,7 @@ def load_study(name: str) -> Study:
     """The study `name` (or a path to a recipe), validated."""
     path = find_study(name)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"study recipe {path} is not valid TOML: {err}.") from None
     where = f"study recipe {path}"
@@ -110,7 +121,7 @@ def load_study(name: str) -> Study:
     quick = data.get("quick", {})
     check_keys(quick, QUICK_KEYS, f"{where} [quick]")
     study = Study(
-        name=path.stem, title=data["title"], seed=data["seed"], summary=data.get("summary", ""),
+        name=path.name.removesuffix(".toml"), title=data["title"], seed=data["seed"], summary=data.get("summary", ""),
         dataset=data["dataset"], datasets=list(data.get("datasets", [])), fallback=data.get("fallback"),
         runs=runs, params=data.get("params", {}),
         questions=[parse_question(q, f"{where} question {i}") for i, q in enumerate(data["questions"], 1)],

@@ -81,8 +81,9 @@ class StudyRunner:
         if requested and requested != study.dataset:
             own = requested not in DATASETS
             if not study.datasets or (not own and requested not in study.datasets):
+                own_data = " or your own data (a .npz file or an image folder)" if study.datasets else ""
                 raise ConfigError(f"study {study.name!r} can swap its dataset {study.dataset!r} only for: "
-                                  f"{', '.join(study.datasets) or 'none'}" + (" or your own data (a .npz file or an image folder)" if study.datasets else "") + ".")
+                                  f"{', '.join(study.datasets) or 'none'}{own_data}.")
             return requested, self.try_load(requested, self.data_dir).location
         try:
             return study.dataset, self.try_load(study.dataset, self.data_dir).location
