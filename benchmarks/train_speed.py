@@ -13,6 +13,7 @@ training images, batch 64, Adam 1e-3, once per configuration, each in a fresh pr
     aelab KEY=VALUE ...  aelab with config overrides, e.g. "aelab train.shards=1" (no thread split)
     aelab-no-cpu-layers  aelab with PyTorch's own transposed convolution and flatten (models/cpu_layers.py off)
     aelab-no-allocator   aelab without the glibc allocator thresholds (engine/allocator.py off)
+    aelab-no-channels-last  aelab with the model left in PyTorch's default memory format
     torchrun-2           `torchrun --nproc_per_node=2 -m aelab train`: two gloo processes of one thread
 
 Images/s is the median over epochs 2..E of the training pass alone (evaluation excluded, for
@@ -41,7 +42,7 @@ import torch
 from torch import nn
 
 CONFIGS = ["reference", "reference-bf16", "reference-1thread", "aelab", "aelab train.shards=1",
-           "aelab-no-cpu-layers", "aelab-no-allocator", "torchrun-2"]
+           "aelab-no-cpu-layers", "aelab-no-allocator", "aelab-no-channels-last", "torchrun-2"]
 
 
 def reference_model() -> nn.Module:
@@ -110,6 +111,10 @@ def run_aelab(args: argparse.Namespace, variant: str) -> dict:
         import aelab.engine
 
         aelab.engine.freed_memory_kept = nullcontext
+    if variant == "aelab-no-channels-last":
+        import aelab.pipeline
+
+        aelab.pipeline.placed = lambda model, device: model.to(device)
     overrides = dict(parse_assignment(item) for item in variant.split()[1:])
     with tempfile.TemporaryDirectory() as tmp:
         run = aelab.train(aelab.make_config(aelab_config(args, overrides)), Path(tmp) / "run", progress=False, log=lambda s: None)
