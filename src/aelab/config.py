@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+from aelab.checks import Check, DeviceName, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
 from aelab.errors import ConfigError
 from aelab.registry import unknown_name_message
 from aelab.schedule import Schedule
@@ -29,28 +30,28 @@ Parallel = Literal["threads", "processes"]  # how a batch's parts run on CPU cor
 class DataConfig:
     name: str = "fashion-mnist"
     data_dir: str | None = None
-    val_fraction: float = 0.1  # carved from train with `train.seed`; 0 validates on the test split
-    train_subset: int | None = None  # keep only the first N training images (quick runs)
-    test_subset: int | None = None
+    val_fraction: UnitInterval = 0.1  # carved from train with `train.seed`; 0 validates on the test split
+    train_subset: PositiveInt | None = None  # keep only the first N training images (quick runs)
+    test_subset: PositiveInt | None = None
     download: bool = True
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
     lr_schedule: Schedule = "constant"  # or cosine, one-cycle (peak lr); see aelab/schedule.py
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA when available
-    shards: int | None = None  # batch parts trained in parallel on CPU cores; None: one per core
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    weight_decay: NonNegativeFloat = 0.0
+    seed: Seed = 0
+    device: DeviceName = "auto"  # "auto" picks CUDA when available
+    shards: PositiveInt | None = None  # batch parts trained in parallel on CPU cores; None: one per core
     parallel: Parallel = "threads"  # how the parts run; processes: Linux, README Speed
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, faster, results change slightly
-    eval_batch_size: int = 1000
+    eval_batch_size: PositiveInt = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
-    strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off
+    strip_images: NonNegativeInt = 8  # images in the per-epoch reconstruction strip; 0 turns it off
 
 
 @dataclass
@@ -93,16 +94,40 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 
 
 def load_config_file(path: str | Path) -> RunConfig:
-    return config_from_dict(json.loads(Path(path).read_text()))
+    """A run folder's config.json; a damaged or hand-edited one is an error naming the file."""
+    path = Path(path)
+    fix = "restore it from a copy, or train the run again"
+    try:
+        data = json.loads(read_text_file(path, "run config"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err}): {fix}.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a JSON {type(data).__name__}, expected an object of config sections: {fix}.")
+    try:
+        return config_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of a config or recipe file, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist: check the path.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, expected a file: give the file's path.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (a binary file?): give a text file.") from None
+    except OSError as err:
+        raise ConfigError(f"{what} {path} cannot be read ({err.strerror}): check its permissions.") from None
 
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
     """A TOML recipe as dotted-key overrides."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"recipe {path} does not exist: check the path given to --config.") from None
+        data = tomllib.loads(read_text_file(path, "recipe"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"recipe {path} is not valid TOML: {err}.") from None
     return flatten(data)
@@ -139,7 +164,7 @@ def valid_keys(model_cls: type | None = None) -> list[str]:
 
 def build_dataclass(cls: type, values: Mapping[str, Any], section: str) -> Any:
     """`cls(**values)` with each value checked against the field's annotation."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)  # keep Annotated checks
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
@@ -151,6 +176,11 @@ def build_dataclass(cls: type, values: Mapping[str, Any], section: str) -> Any:
     except ValueError as err:
         raise ConfigError(f"invalid {section} settings: {err}") from None
     return obj
+
+
+def checked(obj: Any, section: str) -> Any:
+    """A dataclass built in code (not from overrides), its fields checked like any config's."""
+    return build_dataclass(type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, section)
 
 
 def coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -166,6 +196,17 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of {annotation}.")
+    if origin is typing.Annotated:
+        value = coerce(value, args[0], key)
+        for check in (a for a in args[1:] if isinstance(a, Check)):
+            problem = check.problem(value)
+            if problem:
+                raise ConfigError(f"{key} {problem}; got {value!r}.")
+        return value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, e.g. [0, 1]; got {value!r}.")
+        return [coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)] if args else list(value)
     if origin is Literal:
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
@@ -182,7 +223,10 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     if annotation is Any:
         return value
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(f"{key} must be a float; got an integer too large for one.") from None
     if annotation in (int, float) and isinstance(value, bool) or not isinstance(value, annotation):
         raise ConfigError(f"{key} must be {annotation.__name__}; got {value!r} ({type(value).__name__}).")
     return value

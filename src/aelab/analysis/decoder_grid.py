@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, mosaic, scatter_by_class, show
 
@@ -59,7 +60,7 @@ class DecoderGrid(Analysis):
     note = ("The decoder as a generator: each tile decodes the point of the plane under it, on the same axes "
             "as the codes on the left; tiles far from any code (empty areas) rarely look like real images.")
 
-    def run(self, ctx, *, size: int = 15, dims: list[int] | None = None) -> AnalysisResult:
+    def run(self, ctx, *, size: PositiveInt = 15, dims: list[NonNegativeInt] | None = None) -> AnalysisResult:
         codes = ctx.test_codes.numpy().astype(np.float64)
         plane = choose_plane(codes, ctx.variational, dims)
         uv = plane.project(codes)

@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
 from aelab.errors import ConfigError
@@ -46,7 +47,7 @@ class Filters(Analysis):
     def applies(self, ctx) -> bool:
         return bool(weighted_layers(ctx.model.encoder))
 
-    def run(self, ctx, *, image: int = 0, max_maps: int = 16, max_filters: int = 64, dead_images: int = 64) -> AnalysisResult:
+    def run(self, ctx, *, image: NonNegativeInt = 0, max_maps: PositiveInt = 16, max_filters: PositiveInt = 64, dead_images: PositiveInt = 64) -> AnalysisResult:
         figures, numbers = [], {}
         first = weighted_layers(ctx.model.encoder)[0]
         filters = first_layer_filters(ctx.model)

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from aelab.checks import PositiveInt, Seed
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
 from aelab.analysis.reconstructions import per_class_means
@@ -101,7 +102,7 @@ class LatentClassification(Analysis):
     def applies(self, ctx) -> bool:
         return ctx.labelled and len(ctx.train) > 0
 
-    def run(self, ctx, *, k: int = 5, probe_max_iter: int = 100, pixel_train: int = 5000, pixel_test: int = 1000, seed: int = 0) -> AnalysisResult:
+    def run(self, ctx, *, k: PositiveInt = 5, probe_max_iter: PositiveInt = 100, pixel_train: PositiveInt = 5000, pixel_test: PositiveInt = 1000, seed: Seed = 0) -> AnalysisResult:
         n_classes, names = ctx.n_classes, ctx.class_names
         y_train, y_test = ctx.train.labels, ctx.test.labels
         seconds: dict[str, float] = {}

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from aelab.checks import PositiveFloat, PositiveInt, Seed
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, range_of, scatter_by_class
 
@@ -45,7 +46,7 @@ class LatentMap(Analysis):
     note = ("Each dot is one test image's code, coloured by its class (never used in training): separate clusters "
             "mean the code captures the class; in t-SNE only neighbourhoods count, not distances or cluster sizes.")
 
-    def run(self, ctx, *, tsne_count: int = 1000, perplexity: float = 30.0, max_points: int = 10000, seed: int = 0) -> AnalysisResult:
+    def run(self, ctx, *, tsne_count: PositiveInt = 1000, perplexity: PositiveFloat = 30.0, max_points: PositiveInt = 10000, seed: Seed = 0) -> AnalysisResult:
         codes = ctx.test_codes.numpy()[:max_points]
         labels = None if ctx.test.labels is None else ctx.test.labels.numpy()[: len(codes)]
         what = "posterior means" if ctx.variational else "codes"
