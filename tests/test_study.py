@@ -4,6 +4,8 @@ a missing dataset falls back (MNIST) or skips (CIFAR-10) loudly."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pytest
 import torch
 
 from aelab.cli import main
-from aelab.data.cifar import FOLDER, META, TEST_BATCH, TRAIN_BATCHES
+from aelab.data.base import DATASETS
+from aelab.data.cifar import CIFAR10, FOLDER, META, TEST_BATCH, TRAIN_BATCHES
+from aelab.data.sources import Downloadable
 from aelab.errors import ConfigError, DataError
 from aelab.models import create_model
 from aelab.study import list_studies, load_study, run_study
@@ -24,8 +28,8 @@ CIFAR_PER_BATCH = 16
 STUDIES = sorted(list_studies())
 
 
-def write_cifar_folder(data_dir: Path, per_batch: int = CIFAR_PER_BATCH) -> Path:
-    """An extracted cifar-10-batches-py/ (read without the archive's checksum), with a few images per batch."""
+def write_cifar_folder(data_dir: Path, monkeypatch, per_batch: int = CIFAR_PER_BATCH) -> Path:
+    """An extracted cifar-10-batches-py/ with a few images per batch; 'cifar10' checks these files' md5s."""
     folder = data_dir / "cifar10" / FOLDER
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -35,6 +39,8 @@ def write_cifar_folder(data_dir: Path, per_batch: int = CIFAR_PER_BATCH) -> Path
         (folder / name).write_bytes(py2_pickle(batch))
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     (folder / META).write_bytes(py2_pickle({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}))
+    md5s = tuple((p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in sorted(folder.iterdir()))
+    monkeypatch.setitem(DATASETS._entries, "cifar10", Downloadable(dataclasses.replace(CIFAR10, batch_md5=md5s)))
     return data_dir
 
 
@@ -62,10 +68,10 @@ def check_report(report: Path, study) -> dict:
 
 
 @pytest.mark.parametrize("name", STUDIES)
-def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path):
+def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path, monkeypatch):
     study = load_study(name)
     npz = make_blobs_npz(tmp_path / "blobs.npz", n_train=192, n_test=48)
-    data_dir = write_cifar_folder(tmp_path / "data")
+    data_dir = write_cifar_folder(tmp_path / "data", monkeypatch)
     report, lines = quiet_run(name, tmp_path / "study", dataset=str(npz), data_dir=str(data_dir))
     data = check_report(report, study)
     assert all(r["status"] == "trained" for r in data["runs"])
