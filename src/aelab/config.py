@@ -83,9 +83,17 @@ def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
         sections[section][rest] = value
     return RunConfig(
         model=build_dataclass(model_cls, sections["model"], "model"),
-        data=build_dataclass(DataConfig, sections["data"], "data"),
+        data=resolved_paths(build_dataclass(DataConfig, sections["data"], "data")),
         train=build_dataclass(TrainConfig, sections["train"], "train"),
     )
+
+
+def resolved_paths(data: DataConfig) -> DataConfig:
+    """Paths the user typed, made absolute, so a run folder works from any working folder."""
+    from aelab.data import resolve_dataset_name  # data comes before config; imported late like the models
+
+    data_dir = None if data.data_dir is None else str(Path(data.data_dir).expanduser().resolve())
+    return dataclasses.replace(data, name=resolve_dataset_name(data.name), data_dir=data_dir)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> RunConfig:

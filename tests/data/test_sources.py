@@ -75,6 +75,7 @@ def test_missing_and_partial_files_give_a_clear_error(tmp_path: Path, entry):
 
 
 def test_status_found_and_missing(tmp_path: Path, entry):
+    (tmp_path / "mine").mkdir()
     missing = entry.status(tmp_path / "mine")
     assert not missing.found and missing.location is None and "Fix:" in missing.detail
     write_mnist(tmp_path / "mine")
