@@ -153,6 +153,14 @@ def test_an_explicit_missing_dataset_fails_naming_the_alternatives(tiny_recipe, 
     (("output_size = [3], run", "output_size = [3], bins = 3, run"), "evidence 'output_size' has no key 'bins'"),
     (("output_size = [3], run", "evaluate = { nll_sample = 3 }, run"), "evaluate has no option 'nll_sample'. Valid options: batch_size"),
     (("output_size = [3], run", "classify = \"probes\", run"), "classify must be one of"),
+    (("[runs.ae]", "[runs.\"../../x\"]"), r"run name '../../x' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"a/b\"]"), "run name 'a/b' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"\"]"), "run name '' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"a..b\"]"), "run name 'a..b'"),
+    (("[runs.ae]", "[runs.\".hidden\"]"), "run name '.hidden'"),
+    (("[runs.ae]", "[runs.\"caf\u00e9\"]"), "may hold only letters, digits"),
+    (("title = \"tiny\"", "title = 3"), "'title' must be a string, got 3"),
+    (("[runs.ae]", "[params]\nknn = 3\n[runs.ae]"), r"\[params\]: 'knn' must be a table"),
 ])
 def test_recipe_mistakes_are_errors_that_list_the_valid_choices(tiny_recipe, change, message):
     old, new = change

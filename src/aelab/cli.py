@@ -108,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AelabError as err:
-        print(f"aelab: error: {textwrap.fill(str(err), 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
+        text = str(err).encode("utf-8", "backslashreplace").decode("utf-8")  # paths that are not UTF-8 print too
+        print(f"aelab: error: {textwrap.fill(text, 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("aelab: interrupted (finished epochs are kept; continue with `aelab train --resume RUN`)", file=sys.stderr)

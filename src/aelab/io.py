@@ -15,7 +15,7 @@ import glob
 import json
 import os
 import secrets
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -46,7 +46,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # nothing to remove when the folder itself is unusable
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -78,15 +78,16 @@ def importance_sampled_log_likelihood(
     device = torch.device(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     iwae = elbo = 0.0
-    start = time.perf_counter()
+    done, start = 0, time.perf_counter()
     bar = tqdm(total=n, desc=f"log p(x), K = {samples}", unit="img", disable=None if progress else True)
     for x, _ in batches(split, batch_size, device=device):
         w = log_weights(model, x, samples, generator, max_decodes)  # (K, B)
         iwae += (torch.logsumexp(w, 0) - math.log(samples)).double().sum().item()
         elbo += w.mean(0).double().sum().item()
-        if bar.n == 0 and len(x) < n:
+        if done == 0 and len(x) < n:
             seconds = (time.perf_counter() - start) * n / len(x)
             log(f"estimating log p(x) with K = {samples} samples on {n:,} images: about {format_duration(seconds)}")
+        done += len(x)
         bar.update(len(x))
     bar.close()
     return {"log_px_iwae": iwae / n, "nll_iwae": -iwae / n, "elbo": elbo / n, "nll_samples": samples, "nll_images": n}

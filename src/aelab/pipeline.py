@@ -93,7 +93,7 @@ def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
         require_images({"training": train_split, "test": test_split}, f"{dataset.name} at {dataset.location}")
         return dataset, Splits(train_split, test_split, test_split, val_is_test=True)
     train_split, val_split = split_validation(train_split, cfg.val_fraction, seed)
-    require_images({"training": train_split, "validation": val_split, "test": test_split}, f"{dataset.name} at {dataset.location}")
+    require_images({"training": train_split, "test": test_split, "validation": val_split}, f"{dataset.name} at {dataset.location}")
     return dataset, Splits(train_split, val_split, test_split)
 
 

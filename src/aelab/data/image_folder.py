@@ -112,7 +112,8 @@ def read_image(path: Path) -> np.ndarray:
                 )
             array = np.asarray(image.convert(mode))
     except Image.DecompressionBombError as err:  # above Pillow's own limit, which is PIL.Image.MAX_IMAGE_PIXELS
-        raise DataError(f"{path} is refused by Pillow as a decompression bomb ({err}): replace or remove it") from None
+        raise DataError(f"{path} is refused by Pillow as a decompression bomb ({err}), before aelab's own limit "
+                        "(AELAB_MAX_IMAGE_PIXELS, docs/limits.md) is asked: replace or remove it") from None
     except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for damaged files
         raise DataError(f"{path} is not a readable PNG/JPEG image ({err}): replace or remove it") from None
     return array[:, :, None] if array.ndim == 2 else array
