@@ -75,7 +75,7 @@ def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
             f"unknown config key {unknown[0]!r}: keys start with 'model.', 'data.' or 'train.' "
             f"(e.g. train.epochs=4). Valid keys: {', '.join(valid_keys())}."
         )
-    model_name = overrides.pop("model.name", "conv-ae")
+    model_name = coerce(overrides.pop("model.name", "conv-ae"), str, "model.name")
     model_cls = model_config_class(model_name)
     sections = {"model": {"name": model_name}, "data": {}, "train": {}}
     for key, value in overrides.items():
