@@ -132,3 +132,33 @@ def test_unreadable_idx_file_is_a_clear_error(tmp_path):
     path.mkdir()  # reading a folder fails for every user, root included
     with pytest.raises(DataError, match="cannot be read"):
         read_idx(path, 3)
+
+
+def test_a_png_chunk_claiming_16_mb_allocates_nothing_like_it(tmp_path):
+    """Found by tests/test_properties.py: Pillow reading a file allocates a chunk's claimed length."""
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.new("L", (1, 1)).save(tmp_path / "imgs" / "a.png")
+    raw = (tmp_path / "imgs" / "a.png").read_bytes()
+    at = raw.index(b"IDAT") - 4
+    (tmp_path / "imgs" / "a.png").write_bytes(raw[:at] + struct.pack(">I", 16 * 2**20) + raw[at + 4 :])
+    tracemalloc.start()
+    try:
+        load_dataset(str(tmp_path / "imgs"))  # Pillow may decode the pixels that are there, or refuse
+    except DataError:
+        pass
+    assert tracemalloc.get_traced_memory()[1] < 4 * 2**20
+    tracemalloc.stop()
+
+
+def test_an_npz_whose_zip_flags_say_encrypted_is_a_clear_error(tmp_path):
+    """Found by tests/test_properties.py: zipfile raises RuntimeError / NotImplementedError for such flags."""
+    path = npz(tmp_path / "d.npz", images=np.zeros((6, 5, 5), np.uint8))
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # general-purpose flags, local and central
+        at = raw.index(signature) + offset
+        raw[at] |= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="is not a readable .npz"):
+        load_dataset(str(path))

@@ -6,6 +6,7 @@ split is carved out (user.py). All images must share size and channels.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,9 @@ def read_images(paths: list[Path]) -> torch.Tensor:
 def read_image(path: Path) -> np.ndarray:
     """(H, W, C) uint8, C = 1 for grayscale, 3 for colour."""
     try:
-        with Image.open(path) as image:  # reads the header only: size and mode, no pixels yet
+        refuse_if_over("max_bytes", path.stat().st_size, f"{path}: its size")
+        # From memory: reading a file, a chunk length claiming 16 MB is allocated whole; from bytes, not.
+        with Image.open(io.BytesIO(path.read_bytes())) as image:  # size and mode are read, no pixels yet
             width, height = image.size
             refuse_if_over("max_image_pixels", width * height, f"{path}: its pixel count ({width}x{height})")
             mode = CONVERT.get(image.mode, image.mode)

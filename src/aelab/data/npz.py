@@ -51,7 +51,8 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:  # never unpickle objects from user files
             check_declared_sizes(path, npz.zip)
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as err:
+        # zipfile raises the last two for damaged flags (encryption, unknown compression or version)
         raise DataError(
             f"{path} is not a readable .npz of plain arrays ({err}): save it with np.savez and "
             "numeric (not object) arrays"
