@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelab.checks import NonNegativeInt
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
 from aelab.analysis.interpolation import first_of_each_class
+from aelab.checks import NonNegativeInt
 
 
 @register_analysis

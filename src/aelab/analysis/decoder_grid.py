@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, mosaic, scatter_by_class, show
+from aelab.checks import NonNegativeInt, PositiveInt
 
 PRIOR_QUANTILES = (0.05, 0.95)
 SCATTER_POINTS = 5000

@@ -11,9 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.errors import ConfigError
 from aelab.inspect import batch_feature_maps, decoder_atoms, first_layer_filters, normalise_each, weighted_layers
 

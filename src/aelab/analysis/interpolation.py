@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 
 
 def line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

@@ -21,10 +21,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from aelab.checks import PositiveInt, Seed
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
 from aelab.analysis.reconstructions import per_class_means
+from aelab.checks import PositiveInt, Seed
 from aelab.errors import ConfigError
 
 KD_TREE_MAX_DIM = 15

@@ -7,9 +7,9 @@ import math
 
 import torch
 
-from aelab.checks import PositiveInt, Seed
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, mosaic, show
+from aelab.checks import PositiveInt, Seed
 
 
 @register_analysis

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelab.checks import PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, class_colours, figure, grid_figure, mosaic, show
+from aelab.checks import PositiveInt
 from aelab.plots import interleave
 
 

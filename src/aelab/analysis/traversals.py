@@ -7,10 +7,10 @@ from statistics import NormalDist
 
 import torch
 
-from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.decoder_grid import PRIOR_QUANTILES
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 
 
 def walk_ranges(codes: torch.Tensor, variational: bool) -> tuple[torch.Tensor, torch.Tensor]:
