@@ -108,5 +108,5 @@ def test_a_dataset_path_that_is_not_utf8_is_one_clean_paragraph(tmp_path, capsys
     name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.npz")  # as argv delivers such a path
     assert main(["train", "--dataset", name, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("aelab: error: dataset path") and "caf\\udce9.npz is not valid UTF-8" in err
+    assert err.startswith("aelab: error: dataset path") and "caf\\udce9.npz is not" in err and "UTF-8" in err
     assert not (tmp_path / "run").exists()
