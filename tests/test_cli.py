@@ -62,7 +62,7 @@ def test_missing_run_folder(tmp_path):
 
 
 def test_missing_data_folder(tmp_path):
-    assert_clean_error(run_cli("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"), "is not an existing folder")
+    assert_clean_error(run_cli("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"), "is not an existing")
 
 
 def test_corrupted_dataset_file(tmp_path):
