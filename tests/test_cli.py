@@ -62,7 +62,7 @@ def test_missing_run_folder(tmp_path):
 
 
 def test_missing_data_folder(tmp_path):
-    assert_clean_error(run_cli("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"), "mnist")
+    assert_clean_error(run_cli("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"), "is not an existing")
 
 
 def test_corrupted_dataset_file(tmp_path):
@@ -100,3 +100,13 @@ def test_real_fashion_mnist_short_run(real_fashion_dir, tmp_path):
     assert metrics["val_loss"] < 0.1  # the run learned something real, not just a crash-free epoch
     result = run_cli("evaluate", str(out))
     assert result.returncode == 0 and "psnr_db" in result.stdout
+
+
+def test_a_dataset_path_that_is_not_utf8_is_one_clean_paragraph(tmp_path, capsys):
+    import os
+
+    name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.npz")  # as argv delivers such a path
+    assert main(["train", "--dataset", name, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aelab: error: dataset path") and "caf\\udce9.npz is not" in err and "UTF-8" in err
+    assert not (tmp_path / "run").exists()

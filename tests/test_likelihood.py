@@ -88,3 +88,12 @@ def test_real_fashion_mnist_vae_short_run(real_fashion_dir, tmp_path, capsys):
     assert main(["evaluate", str(out), "--nll-samples", "50", "--nll-subset", "100"]) == 0
     saved = json.loads((out / "evaluation.json").read_text())
     assert saved["elbo"] <= saved["log_px_iwae"] < 0 and saved["nll_images"] == 100
+
+
+def test_the_estimated_time_is_logged_up_front_and_empty_splits_refused(trained):
+    model, test = trained
+    lines: list[str] = []
+    importance_sampled_log_likelihood(model, test, 4, batch_size=16, progress=False, log=lines.append)
+    assert len(lines) == 1 and lines[0].startswith(f"estimating log p(x) with K = 4 samples on {len(test)} images: about ")
+    with pytest.raises(ConfigError, match="needs at least one test image"):
+        importance_sampled_log_likelihood(model, test.subset(slice(0, 0)), 4, log=lines.append)

@@ -4,6 +4,8 @@ a missing dataset falls back (MNIST) or skips (CIFAR-10) loudly."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pytest
 import torch
 
 from aelab.cli import main
-from aelab.data.cifar import FOLDER, META, TEST_BATCH, TRAIN_BATCHES
+from aelab.data.base import DATASETS
+from aelab.data.cifar import CIFAR10, FOLDER, META, TEST_BATCH, TRAIN_BATCHES
+from aelab.data.sources import Downloadable
 from aelab.errors import ConfigError, DataError
 from aelab.models import create_model
 from aelab.study import list_studies, load_study, run_study
@@ -25,8 +29,8 @@ STUDIES = sorted(list_studies())
 QUICKEST_STUDY = "class-mixtures"  # one run: the fast tier (`make test-fast`) runs this one end to end, the rest are slow
 
 
-def write_cifar_folder(data_dir: Path, per_batch: int = CIFAR_PER_BATCH) -> Path:
-    """An extracted cifar-10-batches-py/ (read without the archive's checksum), with a few images per batch."""
+def write_cifar_folder(data_dir: Path, monkeypatch, per_batch: int = CIFAR_PER_BATCH) -> Path:
+    """An extracted cifar-10-batches-py/ with a few images per batch; 'cifar10' checks these files' md5s."""
     folder = data_dir / "cifar10" / FOLDER
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -36,6 +40,8 @@ def write_cifar_folder(data_dir: Path, per_batch: int = CIFAR_PER_BATCH) -> Path
         (folder / name).write_bytes(py2_pickle(batch))
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
     (folder / META).write_bytes(py2_pickle({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}))
+    md5s = tuple((p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in sorted(folder.iterdir()))
+    monkeypatch.setitem(DATASETS._entries, "cifar10", Downloadable(dataclasses.replace(CIFAR10, batch_md5=md5s)))
     return data_dir
 
 
@@ -63,10 +69,10 @@ def check_report(report: Path, study) -> dict:
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == QUICKEST_STUDY else [pytest.mark.slow]) for n in STUDIES])
-def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path):
+def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path, monkeypatch):
     study = load_study(name)
     npz = make_blobs_npz(tmp_path / "blobs.npz", n_train=192, n_test=48)
-    data_dir = write_cifar_folder(tmp_path / "data")
+    data_dir = write_cifar_folder(tmp_path / "data", monkeypatch)
     report, lines = quiet_run(name, tmp_path / "study", dataset=str(npz), data_dir=str(data_dir))
     data = check_report(report, study)
     assert all(r["status"] == "trained" for r in data["runs"])
@@ -148,6 +154,14 @@ def test_an_explicit_missing_dataset_fails_naming_the_alternatives(tiny_recipe, 
     (("output_size = [3], run", "output_size = [3], bins = 3, run"), "evidence 'output_size' has no key 'bins'"),
     (("output_size = [3], run", "evaluate = { nll_sample = 3 }, run"), "evaluate has no option 'nll_sample'. Valid options: batch_size"),
     (("output_size = [3], run", "classify = \"probes\", run"), "classify must be one of"),
+    (("[runs.ae]", "[runs.\"../../x\"]"), r"run name '../../x' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"a/b\"]"), "run name 'a/b' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"\"]"), "run name '' is used as a folder name"),
+    (("[runs.ae]", "[runs.\"a..b\"]"), "run name 'a..b'"),
+    (("[runs.ae]", "[runs.\".hidden\"]"), "run name '.hidden'"),
+    (("[runs.ae]", "[runs.\"caf\u00e9\"]"), "may hold only letters, digits"),
+    (("title = \"tiny\"", "title = 3"), "'title' must be a string, got 3"),
+    (("[runs.ae]", "[params]\nknn = 3\n[runs.ae]"), r"\[params\]: 'knn' must be a table"),
 ])
 def test_recipe_mistakes_are_errors_that_list_the_valid_choices(tiny_recipe, change, message):
     old, new = change

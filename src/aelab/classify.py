@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from aelab.checks import DeviceName, PositiveFloat, PositiveInt, Seed
 from aelab.config import load_config_file
 from aelab.data import Split, batches
 from aelab.engine import resolve_device
@@ -41,6 +42,7 @@ from aelab.pipeline import load_model, prepare_data
 from aelab.plots import save_loss_curves
 from aelab.run_files import RunFiles
 from aelab.train import epoch_generator
+from aelab.typed import checked
 
 Mode = Literal["probe", "fine-tune", "scratch"]
 
@@ -49,11 +51,11 @@ Mode = Literal["probe", "fine-tune", "scratch"]
 class ClassifyConfig:
     mode: Mode = "fine-tune"
     replace_last: bool = False  # drop the encoder's last weighted layer (and what follows it)
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
+    epochs: PositiveInt = 5
+    batch_size: PositiveInt = 128
+    lr: PositiveFloat = 1e-3
+    seed: Seed = 0
+    device: DeviceName = "auto"
 
     @property
     def folder_name(self) -> str:
@@ -102,7 +104,7 @@ def build_classifier(model: Autoencoder, n_classes: int, cfg: ClassifyConfig) ->
 def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress: bool = True,
              log: Callable[[str], None] = print) -> dict:
     """Train a classifier from RUN's encoder into RUN/classify-<mode>/; return its summary."""
-    cfg = cfg or ClassifyConfig()
+    cfg = checked(cfg or ClassifyConfig(), "classify")
     run = RunFiles(Path(run_dir)).require()
     config = load_config_file(run.config)
     device = resolve_device(cfg.device)

@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AelabError as err:
-        print(f"aelab: error: {textwrap.fill(str(err), 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
+        text = str(err).encode("utf-8", "backslashreplace").decode("utf-8")  # paths that are not UTF-8 print too
+        print(f"aelab: error: {textwrap.fill(text, 100, subsequent_indent='  ', break_on_hyphens=False, break_long_words=False)}", file=sys.stderr)
         return 2
     except Terminated:
         print("aelab: stopped by torchrun (another training process ended). Finished epochs are kept: run the same "

@@ -16,36 +16,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+from aelab.checks import DeviceName, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
 from aelab.errors import ConfigError
 from aelab.schedule import Schedule
-from aelab.typed import build_dataclass
+from aelab.typed import build_dataclass, coerce
 
 
 @dataclass
 class DataConfig:
     name: str = "fashion-mnist"
     data_dir: str | None = None
-    val_fraction: float = 0.1  # carved from train with `train.seed`; 0 validates on the test split
-    train_subset: int | None = None  # keep only the first N training images (quick runs)
-    test_subset: int | None = None
+    val_fraction: UnitInterval = 0.1  # carved from train with `train.seed`; 0 validates on the test split
+    train_subset: PositiveInt | None = None  # keep only the first N training images (quick runs)
+    test_subset: PositiveInt | None = None
     download: bool = True
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
     lr_schedule: Schedule = "constant"  # or cosine, one-cycle (peak lr); see aelab/schedule.py
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA (this rank's GPU under torchrun), else MPS, else the CPU
-    shards: int | None = None  # CPU, one process: batch parts trained side by side on threads; None: one per core
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    weight_decay: NonNegativeFloat = 0.0
+    seed: Seed = 0
+    device: DeviceName = "auto"  # "auto" picks CUDA (this rank's GPU under torchrun), else MPS, else the CPU
+    shards: PositiveInt | None = None  # CPU, one process: batch parts trained side by side on threads; None: one per core
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast; fp16 with a gradient scaler; results change slightly
-    eval_batch_size: int = 1000
+    eval_batch_size: PositiveInt = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
-    strip_images: int = 8  # images in the per-epoch reconstruction strip; 0 turns it off
+    strip_images: NonNegativeInt = 8  # images in the per-epoch reconstruction strip; 0 turns it off
 
 
 @dataclass
@@ -69,7 +70,7 @@ def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
             f"unknown config key {unknown[0]!r}: keys start with 'model.', 'data.' or 'train.' "
             f"(e.g. train.epochs=4). Valid keys: {', '.join(valid_keys())}."
         )
-    model_name = overrides.pop("model.name", "conv-ae")
+    model_name = coerce(overrides.pop("model.name", "conv-ae"), str, "model.name")
     model_cls = model_config_class(model_name)
     sections = {"model": {"name": model_name}, "data": {}, "train": {}}
     for key, value in overrides.items():
@@ -77,12 +78,20 @@ def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
         sections[section][rest] = value
     return RunConfig(
         model=build_dataclass(model_cls, sections["model"], "model"),
-        data=build_dataclass(DataConfig, sections["data"], "data"),
+        data=resolved_paths(build_dataclass(DataConfig, sections["data"], "data")),
         train=build_dataclass(TrainConfig, sections["train"], "train"),
     )
 
 
 RETIRED_KEYS = {"train.parallel"}  # options older versions saved, that no longer change anything
+
+
+def resolved_paths(data: DataConfig) -> DataConfig:
+    """Paths the user typed, made absolute, so a run folder works from any working folder."""
+    from aelab.data import resolve_dataset_name  # data comes before config; imported late like the models
+
+    data_dir = None if data.data_dir is None else str(Path(data.data_dir).expanduser().resolve())
+    return dataclasses.replace(data, name=resolve_dataset_name(data.name), data_dir=data_dir)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
@@ -91,16 +100,40 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 
 
 def load_config_file(path: str | Path) -> RunConfig:
-    return config_from_dict(json.loads(Path(path).read_text()))
+    """A run folder's config.json; a damaged or hand-edited one is an error naming the file."""
+    path = Path(path)
+    fix = "restore it from a copy, or train the run again"
+    try:
+        data = json.loads(read_text_file(path, "run config"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err}): {fix}.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a JSON {type(data).__name__}, expected an object of config sections: {fix}.")
+    try:
+        return config_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of a config or recipe file, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist: check the path.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, expected a file: give the file's path.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (a binary file?): give a text file.") from None
+    except OSError as err:
+        raise ConfigError(f"{what} {path} cannot be read ({err.strerror}): check its permissions.") from None
 
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
     """A TOML recipe as dotted-key overrides."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"recipe {path} does not exist: check the path given to --config.") from None
+        data = tomllib.loads(read_text_file(path, "recipe"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"recipe {path} is not valid TOML: {err}.") from None
     return flatten(data)

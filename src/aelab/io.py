@@ -1,13 +1,28 @@
-"""Atomic file writes: a reader never sees a half-written file, even after SIGKILL."""
+"""Atomic file writes: a reader never sees a half-written file, even after SIGKILL.
+
+Each write goes to `.NAME.<pid>.<random>.tmp` beside NAME and is renamed over it.
+Temporary files are created like `open()` creates files, so the user's umask
+decides their mode (mkstemp's 0600 would make every report private). A kill can
+leave a temporary file behind; the next write of NAME removes those whose
+process is gone. A failed write (read-only folder, full disk) is an `AelabError`
+and leaves the previous NAME as it was.
+"""
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
-import tempfile
-from contextlib import contextmanager
+import secrets
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
+
+from aelab.errors import AelabError
+
+TMP_SUFFIX = ".tmp"
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
 
 @contextmanager
@@ -18,17 +33,64 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     single atomic rename on the same filesystem.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
     try:
-        yield tmp_path
-        with open(tmp_path, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
+        with storage_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0o666 & ~umask, as open() does
+        with storage_errors(path, only=STORAGE_ERRNOS):  # the caller's own errors (a failed download) pass
+            yield tmp
+        with storage_errors(path):
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with suppress(OSError):  # nothing to remove when the folder itself is unusable
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def storage_errors(path: Path, only: frozenset[int] | None = None) -> Iterator[None]:
+    """An OSError (with an errno in `only`, when given) as an AelabError that names the file."""
+    try:
+        yield
+    except OSError as err:
+        if only is not None and err.errno not in only:
+            raise
+        raise AelabError(
+            f"cannot write {path} ({err.strerror or err}): make sure {path.parent} is a writable folder with "
+            "free space, or write elsewhere; any earlier version of the file is unchanged."
+        ) from None
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete `.NAME.<pid>.*.tmp` files beside `path` whose writing process no longer runs."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{TMP_SUFFIX}"):
+        pid = leftover.name[len(path.name) + 2 :].split(".")[0]
+        if not (pid.isdigit() and process_exists(int(pid))):  # names without a pid: mkstemp's, from older versions
+            leftover.unlink(missing_ok=True)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or a pid we cannot ask about): leave its file alone
+    return True
+
+
+def require_writable(folder: str | os.PathLike) -> Path:
+    """`folder`, created if needed, after checking that files can be written into it: call it
+    before long work whose results go there, so a read-only folder fails in a second."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AelabError(f"{folder} is a file, expected a folder for the results: choose another path.")
+    write_bytes(folder / ".aelab-write-check", b"")
+    (folder / ".aelab-write-check").unlink(missing_ok=True)
+    return folder
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -14,6 +14,7 @@ import torch
 from aelab.checkpoint import load_checkpoint, load_weights
 from aelab.config import DataConfig, RunConfig, load_config_file
 from aelab.data import ImageDataset, load_dataset, split_validation
+from aelab.data.split import require_images
 from aelab.engine import World, host_settings, joined, placed, resolve_device
 from aelab.errors import ConfigError
 from aelab.evaluate import reconstruction_metrics
@@ -149,10 +150,10 @@ def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
     if cfg.test_subset is not None:
         test_split = test_split.subset(slice(0, cfg.test_subset))
     if cfg.val_fraction == 0:
+        require_images({"training": train_split, "test": test_split}, f"{dataset.name} at {dataset.location}")
         return dataset, Splits(train_split, test_split, test_split, val_is_test=True)
-    if not 0 < cfg.val_fraction < 1:
-        raise ConfigError(f"data.val_fraction must be in [0, 1); got {cfg.val_fraction}.")
     train_split, val_split = split_validation(train_split, cfg.val_fraction, seed)
+    require_images({"training": train_split, "test": test_split, "validation": val_split}, f"{dataset.name} at {dataset.location}")
     return dataset, Splits(train_split, val_split, test_split)
 
 

@@ -130,6 +130,8 @@ def write_cifar_archive(path: Path, files: dict[str, bytes] | None = None, extra
     return path
 
 
-def cifar_spec_for(archive: Path, url: str = "") -> CifarFiles:
+def cifar_spec_for(archive: Path, url: str = "", files: dict[str, bytes] | None = None) -> CifarFiles:
+    """The spec of a tiny archive; with `files`, also each batch's md5, as the real spec has."""
     md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    return CifarFiles(name="tiny-cifar", archive=archive.name, archive_md5=md5, url=url)
+    batch_md5 = tuple((name, hashlib.md5(data).hexdigest()) for name, data in (files or {}).items())
+    return CifarFiles(name="tiny-cifar", archive=archive.name, archive_md5=md5, url=url, batch_md5=batch_md5)

@@ -139,3 +139,26 @@ def test_partial_extracted_folder_is_reported(tmp_path: Path):
 def test_md5_of_reference_is_stable(tmp_path: Path):
     a = write_cifar_archive(tmp_path / "a" / ARCHIVE)
     assert hashlib.md5(a.read_bytes()).hexdigest() == cifar_spec_for(a).archive_md5
+
+
+def test_extracted_folder_is_checked_by_each_batchs_md5(tmp_path: Path):
+    files = cifar_batches()
+    folder = tmp_path / "mine" / FOLDER
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    spec = cifar_spec_for(write_cifar_archive(tmp_path / "ref" / ARCHIVE), files=files)
+    assert len(Downloadable(spec).load(tmp_path / "mine", download=False).test) == CIFAR_PER_BATCH
+    damaged = bytearray(files["data_batch_3"])
+    damaged[-20] ^= 1  # one bit in the pixels: still a valid pickle
+    (folder / "data_batch_3").write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match=f"checksum mismatch for {folder / 'data_batch_3'}: expected md5"):
+        Downloadable(spec).load(tmp_path / "mine", download=False)
+
+
+def test_non_utf8_class_names_are_a_clear_error(tmp_path: Path):
+    files = cifar_batches()
+    files[META] = py2_pickle({b"label_names": [b"plane", b"\xff\xfecar"]})
+    spec = cifar_spec_for(write_cifar_archive(tmp_path / ARCHIVE, files))
+    with pytest.raises(DataError, match="has a class name that is not UTF-8 text"):
+        Downloadable(spec).load(tmp_path, download=False)

@@ -75,6 +75,7 @@ def test_missing_and_partial_files_give_a_clear_error(tmp_path: Path, entry):
 
 
 def test_status_found_and_missing(tmp_path: Path, entry):
+    (tmp_path / "mine").mkdir()
     missing = entry.status(tmp_path / "mine")
     assert not missing.found and missing.location is None and "Fix:" in missing.detail
     write_mnist(tmp_path / "mine")
@@ -150,3 +151,29 @@ def test_registered_name_with_unverified_tiny_files(tmp_path: Path):
     assert ds.name == "mnist" and ds.image_shape[0] == 1
     with pytest.raises(DataError, match="checksum mismatch"):
         load_dataset("mnist", tmp_path / "mine", download=False)
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error(tmp_path: Path, entry):
+    with pytest.raises(DataError, match="--data-dir .*absent is not an existing folder"):
+        entry.load(tmp_path / "absent", download=False)
+    status = entry.status(tmp_path / "absent")
+    assert not status.found and "is not an existing folder" in status.detail
+
+
+def test_another_datasets_files_are_recognised_and_never_called_found(tmp_path: Path):
+    """Same file names, another dataset (as Fashion-MNIST's files where MNIST is looked for)."""
+    mine = spec_for(write_mnist(tmp_path / "reference", seed=0))
+    other_payloads = write_mnist(tmp_path / "other", seed=1)
+    other = spec_for(other_payloads)
+    other = type(other)(**{**other.__dict__, "name": "other-mnist"})
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("aelab.data.mnist.IDX_DATASETS", (mine, other))
+    try:
+        status = Downloadable(mine).status(tmp_path / "other")
+        with pytest.raises(DataError) as err:
+            Downloadable(mine).load(tmp_path / "other", download=False)
+    finally:
+        monkeypatch.undo()
+    assert not status.found and "these are other-mnist's, keep them for --dataset other-mnist" in status.detail
+    assert "these are other-mnist's" in str(err.value) and "delete" not in str(err.value)
+    assert all((tmp_path / "other" / f"{name}.gz").is_file() for name in other_payloads)

@@ -16,6 +16,7 @@ tables. `combine` draws one figure from the results of several runs (used by
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from matplotlib.figure import Figure
 
 from aelab.errors import ConfigError
 from aelab.registry import Registry
+from aelab.typed import coerce
 
 
 @dataclass
@@ -73,6 +75,10 @@ class Analysis:
         if unknown:
             listing = ", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none"
             raise ConfigError(f"analysis {self.name!r} has no parameter {unknown[0]!r}. Its parameters: {listing}.")
+        hints = typing.get_type_hints(self.run, include_extras=True)  # the checks beside each parameter
+        for key, value in params.items():
+            if key in hints:
+                coerce(value, hints[key], f"{self.name}.{key}")
 
 
 ANALYSES: Registry[Analysis] = Registry("analysis")

@@ -8,6 +8,7 @@ import numpy as np
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
 from aelab.analysis.interpolation import first_of_each_class
+from aelab.checks import NonNegativeInt
 
 
 @register_analysis
@@ -16,7 +17,7 @@ class ClassExamples(Analysis):
     note = ("What the model was given: the first training image of each class, and the class sizes; "
             "a class with far fewer images than the others is one the model will learn worst.")
 
-    def run(self, ctx, *, unlabelled_count: int = 10) -> AnalysisResult:
+    def run(self, ctx, *, unlabelled_count: NonNegativeInt = 10) -> AnalysisResult:
         train = ctx.train
         if train.labels is None:  # no classes: the first images instead
             count = min(unlabelled_count, len(train))

@@ -15,7 +15,7 @@ from typing import Callable
 from aelab.analysis.context import AnalysisContext
 from aelab.analysis.runner import jsonable, run_one, run_summary, save_figures, select
 from aelab.errors import ConfigError
-from aelab.io import write_json
+from aelab.io import require_writable, write_json
 
 Log = Callable[[str], None]
 
@@ -37,7 +37,7 @@ def compare(run_dirs, out: str | Path, *, labels: list[str] | None = None, only=
         raise ConfigError(f"give one distinct label per run: {len(run_dirs)} runs, labels {labels}.")
     params = dict(params or {})
     chosen = select(only, skip, params)
-    out = Path(out)
+    out = require_writable(out)  # before minutes of work, not after
     data_cache: dict = {}
     ctxs = [AnalysisContext(d, device=device, data_cache=data_cache) for d in run_dirs]
     folders = [out / f"run{i + 1}" for i in range(len(ctxs))]

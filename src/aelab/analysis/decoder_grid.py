@@ -17,6 +17,7 @@ from sklearn.decomposition import PCA
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, mosaic, scatter_by_class, show
+from aelab.checks import NonNegativeInt, PositiveInt
 
 PRIOR_QUANTILES = (0.05, 0.95)
 SCATTER_POINTS = 5000
@@ -59,7 +60,7 @@ class DecoderGrid(Analysis):
     note = ("The decoder as a generator: each tile decodes the point of the plane under it, on the same axes "
             "as the codes on the left; tiles far from any code (empty areas) rarely look like real images.")
 
-    def run(self, ctx, *, size: int = 15, dims: list[int] | None = None) -> AnalysisResult:
+    def run(self, ctx, *, size: PositiveInt = 15, dims: list[NonNegativeInt] | None = None) -> AnalysisResult:
         codes = ctx.test_codes.numpy().astype(np.float64)
         plane = choose_plane(codes, ctx.variational, dims)
         uv = plane.project(codes)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.errors import ConfigError
 from aelab.inspect import batch_feature_maps, decoder_atoms, first_layer_filters, normalise_each, weighted_layers
 
@@ -46,7 +47,9 @@ class Filters(Analysis):
     def applies(self, ctx) -> bool:
         return bool(weighted_layers(ctx.model.encoder))
 
-    def run(self, ctx, *, image: int = 0, max_maps: int = 16, max_filters: int = 64, dead_images: int = 64) -> AnalysisResult:
+    def run(
+        self, ctx, *, image: NonNegativeInt = 0, max_maps: PositiveInt = 16, max_filters: PositiveInt = 64, dead_images: PositiveInt = 64
+    ) -> AnalysisResult:
         figures, numbers = [], {}
         first = weighted_layers(ctx.model.encoder)[0]
         filters = first_layer_filters(ctx.model)

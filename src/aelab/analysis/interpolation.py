@@ -7,6 +7,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 
 
 def line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
@@ -31,7 +32,7 @@ class Interpolation(Analysis):
     note = ("Decoding points between two codes: a good latent space gives plausible images all the way "
             "(shapes morph); the cross-fade row below shows what plain pixel blending gives instead.")
 
-    def run(self, ctx, *, pair: list[int] = (0, 1), steps: int = 11, walks: list[list[int]] | None = None) -> AnalysisResult:
+    def run(self, ctx, *, pair: list[NonNegativeInt] = (0, 1), steps: PositiveInt = 11, walks: list[list[NonNegativeInt]] | None = None) -> AnalysisResult:
         i, j = (int(k) for k in pair)
         codes = ctx.test_codes
         images = ctx.test_images([i, j])

@@ -24,6 +24,8 @@ from threadpoolctl import threadpool_limits
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
 from aelab.analysis.reconstructions import per_class_means
+from aelab.checks import PositiveInt, Seed
+from aelab.errors import ConfigError
 
 KD_TREE_MAX_DIM = 15
 CHUNK_ELEMENTS = 2**25  # distance-matrix entries per chunk (128 MiB of float32)
@@ -102,9 +104,14 @@ class LatentClassification(Analysis):
     def applies(self, ctx) -> bool:
         return ctx.labelled and len(ctx.train) > 0
 
-    def run(self, ctx, *, k: int = 5, probe_max_iter: int = 100, pixel_train: int = 5000, pixel_test: int = 1000, seed: int = 0) -> AnalysisResult:
+    def run(
+        self, ctx, *, k: PositiveInt = 5, probe_max_iter: PositiveInt = 100, pixel_train: PositiveInt = 5000, pixel_test: PositiveInt = 1000, seed: Seed = 0
+    ) -> AnalysisResult:
         n_classes, names = ctx.n_classes, ctx.class_names
         y_train, y_test = ctx.train.labels, ctx.test.labels
+        if len(y_train.unique()) < 2 or not len(y_test):
+            raise ConfigError(f"classifying codes needs training images of at least 2 classes and a test image; this run has "
+                              f"{len(y_train.unique())} class(es) in {len(y_train)} training and {len(y_test)} test images.")
         seconds: dict[str, float] = {}
         rows = three_ways("on codes", ctx.train_codes, y_train, ctx.test_codes, y_test, n_classes, k, probe_max_iter, seed, seconds)
         n_tr, n_te = min(pixel_train, len(ctx.train)), min(pixel_test, len(ctx.test))

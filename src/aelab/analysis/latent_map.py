@@ -9,9 +9,12 @@ from sklearn.metrics import silhouette_score
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, range_of, scatter_by_class
+from aelab.checks import PositiveFloat, PositiveInt, Seed
+from aelab.errors import ConfigError
 
 EXACT_NEIGHBOURS = 20000  # below this, exact neighbours beat approximate ones (benchmarks/latent_speed.py)
 FFT_ABOVE = 5000  # above this, FFT gradients on a coarser grid beat Barnes-Hut (benchmarks/latent_speed.py)
+MIN_POINTS = 4  # t-SNE and a 2-D PCA of fewer points say nothing
 SILHOUETTE_SAMPLE = 2000  # silhouette is O(n^2): a fixed random sample keeps it fast
 
 
@@ -46,15 +49,17 @@ class LatentMap(Analysis):
     note = ("Each dot is one test image's code, coloured by its class (never used in training): separate clusters "
             "mean the code captures the class; in t-SNE only neighbourhoods count, not distances or cluster sizes.")
 
-    def run(self, ctx, *, tsne_count: int = 1000, perplexity: float = 30.0, max_points: int = 10000, seed: int = 0) -> AnalysisResult:
+    def run(self, ctx, *, tsne_count: PositiveInt = 1000, perplexity: PositiveFloat = 30.0, max_points: PositiveInt = 10000, seed: Seed = 0) -> AnalysisResult:
         codes = ctx.test_codes.numpy()[:max_points]
         labels = None if ctx.test.labels is None else ctx.test.labels.numpy()[: len(codes)]
         what = "posterior means" if ctx.variational else "codes"
         if ctx.code_dim == 2:
             return self.plane(ctx, codes, labels, what, seed)
+        if len(codes) < MIN_POINTS:
+            raise ConfigError(f"a map of {ctx.code_dim}-D codes needs at least {MIN_POINTS} test images; this run has {len(codes)}.")
         n = min(tsne_count, len(codes))
         embedded = tsne(codes[:n], perplexity, seed)
-        pca = PCA(n_components=min(10, ctx.code_dim), random_state=seed).fit(codes)
+        pca = PCA(n_components=min(10, ctx.code_dim, len(codes)), random_state=seed).fit(codes)  # fewer images than dims, too
         projected = pca.transform(codes)[:, :2]
         panels = [(f"t-SNE of the first {n} test {what}", embedded, None if labels is None else labels[:n], ("t-SNE 1", "t-SNE 2")),
                   (f"PCA of {len(codes)} test {what}", projected, labels, ("PC 1", "PC 2"))]

@@ -9,6 +9,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, mosaic, show
+from aelab.checks import PositiveInt, Seed
 
 
 @register_analysis
@@ -20,7 +21,7 @@ class PriorSamples(Analysis):
     def applies(self, ctx) -> bool:
         return ctx.model.can_sample
 
-    def run(self, ctx, *, n: int = 64, seed: int = 0) -> AnalysisResult:
+    def run(self, ctx, *, n: PositiveInt = 64, seed: Seed = 0) -> AnalysisResult:
         torch.manual_seed(seed)
         with torch.inference_mode():
             images = ctx.model.sample(n).float().clamp(0, 1).cpu()

@@ -7,6 +7,7 @@ import numpy as np
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, class_colours, figure, grid_figure, mosaic, show
+from aelab.checks import PositiveInt
 from aelab.plots import interleave
 
 
@@ -24,7 +25,7 @@ class Reconstructions(Analysis):
     note = ("Each original sits left of its reconstruction: fine detail (texture, thin strokes) is what a small "
             "code drops first; classes with high error are the ones the code describes worst.")
 
-    def run(self, ctx, *, n: int = 100, pairs_per_row: int = 10) -> AnalysisResult:
+    def run(self, ctx, *, n: PositiveInt = 100, pairs_per_row: PositiveInt = 10) -> AnalysisResult:
         n = min(n, len(ctx.test))
         originals = ctx.test_images(slice(0, n))
         pairs = interleave(originals, ctx.reconstruct(originals))

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from aelab.analysis.base import ANALYSES, Analysis, AnalysisResult, ordered_analyses
 from aelab.analysis.context import AnalysisContext
 from aelab.errors import ConfigError
-from aelab.io import atomic_path, write_json
+from aelab.io import atomic_path, require_writable, write_json
 
 Log = Callable[[str], None]
 
@@ -75,6 +75,7 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
     params = dict(params or {})
     chosen = select(only, skip, params)
     ctx = AnalysisContext(run_dir, device=device)
+    require_writable(ctx.run.analysis_dir)  # before minutes of work, not after
     outcomes = []
     for analysis in chosen:
         if not analysis.applies(ctx):

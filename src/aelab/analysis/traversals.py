@@ -10,6 +10,7 @@ import torch
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.decoder_grid import PRIOR_QUANTILES
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.checks import NonNegativeInt, PositiveInt
 
 
 def walk_ranges(codes: torch.Tensor, variational: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,7 +27,9 @@ class Traversals(Analysis):
     note = ("Each row changes one code dimension from its low to its high value, keeping the rest of the image's "
             "code: look for rows that change one property (width, thickness, slant) and rows that change nothing.")
 
-    def run(self, ctx, *, image: int = 0, steps: int = 9, max_dims: int = 10, dims: list[int] | None = None) -> AnalysisResult:
+    def run(
+        self, ctx, *, image: NonNegativeInt = 0, steps: PositiveInt = 9, max_dims: PositiveInt = 10, dims: list[NonNegativeInt] | None = None
+    ) -> AnalysisResult:
         codes = ctx.test_codes
         if dims is None:
             order = torch.argsort(codes.var(0), descending=True)

@@ -6,7 +6,7 @@ for x, y in batches(train, 128, generator=g, device="cuda"): ...
 """
 
 from aelab.data.base import DatasetStatus
-from aelab.data.catalog import dataset_status, list_datasets, load_dataset
+from aelab.data.catalog import dataset_status, list_datasets, load_dataset, resolve_dataset_name
 from aelab.data.split import ImageDataset, Split, batches, split_validation
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "dataset_status",
     "list_datasets",
     "load_dataset",
+    "resolve_dataset_name",
     "split_validation",
 ]

@@ -33,6 +33,20 @@ def dataset_status(name: str, data_dir: PathLike | None = None) -> DatasetStatus
     return entry.status(data_dir)
 
 
+def resolve_dataset_name(name: str) -> str:
+    """`name` as a run records it: a registered name as given, a path to the user's own data
+    made absolute, so that the run can be analysed from any folder."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(f"dataset path {name.encode('utf-8', 'backslashreplace').decode()} is not valid UTF-8 text, "
+                        "which run folders need to record it: rename the file or folder") from None
+    if name in DATASETS:
+        return name
+    entry, path = resolve(name, None)
+    return str(Path(path).resolve()) if isinstance(path, Path) else name
+
+
 def resolve(name: str, data_dir: PathLike | None) -> tuple[DatasetEntry, PathLike | None]:
     """The registry entry for `name`, or for the user data at path `name`."""
     if name in DATASETS:

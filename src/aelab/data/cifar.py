@@ -17,6 +17,7 @@ from aelab.data.archive import extract_folder
 from aelab.data.base import register
 from aelab.data.checksums import check_digest, file_digest
 from aelab.data.download import download
+from aelab.data.limits import refuse_if_over
 from aelab.data.pickles import load_batch
 from aelab.data.sources import Downloadable, cache_root
 from aelab.data.split import ImageDataset, Split
@@ -33,12 +34,13 @@ FIX = "delete it to re-download, or pass --data-dir to use another copy"
 
 @dataclass(frozen=True)
 class CifarFiles:
-    """The archive (name, md5, url) of a CIFAR-10-style dataset."""
+    """The archive (name, md5, url) of a CIFAR-10-style dataset, and the md5 of each extracted batch."""
 
     name: str
     archive: str
     archive_md5: str
     url: str
+    batch_md5: tuple[tuple[str, str], ...] = ()  # (file, md5): an extracted folder is checked like the archive
 
     def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
         batches = batches_dir(folder)
@@ -52,6 +54,9 @@ class CifarFiles:
         batches = batches_dir(folder)
         if not is_complete(batches):
             batches = self.extract(folder / self.archive, verify)
+        if verify:
+            for name, md5 in self.batch_md5:
+                check_digest(batches / name, "md5", md5, file_digest(batches / name, "md5"))
         class_names = read_class_names(batches / META)
         train = read_split([batches / n for n in TRAIN_BATCHES], len(class_names))
         test = read_split([batches / TEST_BATCH], len(class_names))
@@ -92,7 +97,11 @@ def read_class_names(path: Path) -> tuple[str, ...]:
     names = load_batch(path).get(b"label_names")
     if not isinstance(names, list) or not all(isinstance(n, bytes) for n in names):
         raise DataError(f"{path} has no b'label_names' list of byte strings: {FIX}")
-    return tuple(n.decode("utf-8") for n in names)
+    refuse_if_over("max_classes", len(names), f"{path}: the number of class names")
+    try:
+        return tuple(n.decode("utf-8") for n in names)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} has a class name that is not UTF-8 text ({err}): {FIX}") from None
 
 
 def read_split(paths: list[Path], n_classes: int) -> Split:
@@ -112,13 +121,11 @@ def read_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(labels, list) or len(labels) != len(data):
         found = len(labels) if isinstance(labels, list) else type(labels).__name__
         raise DataError(f"{path}: expected b'labels' as a list of {len(data)} class indices, found {found}: {FIX}")
-    try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: expected b'labels' as integers, found other values: {FIX}") from None
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(f"{path}: labels must lie in [0, {n_classes}), found {y.min()}..{y.max()}: {FIX}")
-    return data.reshape(-1, *IMAGE_SHAPE), y
+    if not all(type(v) is int for v in labels):  # noqa: E721 - bools and floats are not class indices
+        raise DataError(f"{path}: expected b'labels' as integers, found other values: {FIX}")
+    if labels and not (0 <= min(labels) and max(labels) < n_classes):  # Python ints: no overflow, no wrap
+        raise DataError(f"{path}: labels must lie in [0, {n_classes}), found {min(labels)}..{max(labels)}: {FIX}")
+    return data.reshape(-1, *IMAGE_SHAPE), np.array(labels, dtype=np.int64)
 
 
 CIFAR10 = CifarFiles(
@@ -126,5 +133,14 @@ CIFAR10 = CifarFiles(
     archive="cifar-10-python.tar.gz",
     archive_md5="c58f30108f718f92721af3b95e74349a",
     url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    batch_md5=(  # the official values, as torchvision checks them
+        ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+        ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+        ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+        ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+        ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+        ("test_batch", "40351d587109b95175f43aff81a1287e"),
+        ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
+    ),
 )
 register(Downloadable(CIFAR10))

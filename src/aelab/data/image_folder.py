@@ -6,6 +6,7 @@ split is carved out (user.py). All images must share size and channels.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import torch
 from PIL import Image
 
 from aelab.data.base import register
+from aelab.data.labels import checked_labels
+from aelab.data.limits import refuse_if_over
 from aelab.data.split import Split
 from aelab.data.user import UserData, carve_test
 from aelab.errors import DataError
@@ -77,7 +80,8 @@ def to_split(files: Listing, class_names: tuple[str, ...]) -> Split:
     images = read_images([path for path, _ in files])
     if not class_names:
         return Split(images, None)
-    labels = torch.tensor([class_names.index(name) for _, name in files], dtype=torch.int64)
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = torch.from_numpy(checked_labels(np.array([index[name] for _, name in files]), str(files[0][0].parent.parent)))
     return Split(images, labels)
 
 
@@ -98,7 +102,11 @@ def read_images(paths: list[Path]) -> torch.Tensor:
 def read_image(path: Path) -> np.ndarray:
     """(H, W, C) uint8, C = 1 for grayscale, 3 for colour."""
     try:
-        with Image.open(path) as image:
+        refuse_if_over("max_bytes", path.stat().st_size, f"{path}: its size")
+        # From memory: reading a file, a chunk length claiming 16 MB is allocated whole; from bytes, not.
+        with Image.open(io.BytesIO(path.read_bytes())) as image:  # size and mode are read, no pixels yet
+            width, height = image.size
+            refuse_if_over("max_image_pixels", width * height, f"{path}: its pixel count ({width}x{height})")
             mode = CONVERT.get(image.mode, image.mode)
             if mode not in CHANNELS:
                 raise DataError(
@@ -106,6 +114,9 @@ def read_image(path: Path) -> np.ndarray:
                     "convert it (e.g. to 8-bit PNG) before loading"
                 )
             array = np.asarray(image.convert(mode))
+    except Image.DecompressionBombError as err:  # above Pillow's own limit, which is PIL.Image.MAX_IMAGE_PIXELS
+        raise DataError(f"{path} is refused by Pillow as a decompression bomb ({err}), before aelab's own limit "
+                        "(AELAB_MAX_IMAGE_PIXELS, docs/limits.md) is asked: replace or remove it") from None
     except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for damaged files
         raise DataError(f"{path} is not a readable PNG/JPEG image ({err}): replace or remove it") from None
     return array[:, :, None] if array.ndim == 2 else array

@@ -6,6 +6,7 @@ Debian's, and catches any damaged one; the official .gz md5 checks downloads.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from aelab.data.base import register
 from aelab.data.download import download
-from aelab.data.idx import read_idx
+from aelab.data.idx import read_idx, read_payload
 from aelab.data.sources import Downloadable
 from aelab.data.split import ImageDataset, Split
 from aelab.errors import DataError
@@ -49,6 +50,9 @@ class IdxFileSet:
         present, missing = [], []
         for f in self.files():
             (present if find_file(folder, f) else missing).append(f.name)
+        owner = None if missing else foreign_owner(folder, self.files()[-1])
+        if owner:  # same file names, another dataset: never "found", never "delete it"
+            return present, [f"{self.name}'s own files: these are {owner}'s, keep them for --dataset {owner}"]
         return present, missing
 
     def fetch(self, folder: Path, *, verify: bool) -> None:
@@ -90,6 +94,18 @@ def find_file(folder: Path, f: IdxFile) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def foreign_owner(folder: Path, labels: IdxFile) -> str | None:
+    """The known dataset whose files these are, when they are not `labels`' own, told by the
+    checksum of the test labels (10 kB; MNIST and Fashion-MNIST share every file name)."""
+    try:
+        digest = hashlib.sha256(read_payload(find_file(folder, labels), LABEL_NDIM)).hexdigest()
+    except DataError:
+        return None  # damaged: the checksum on load says so
+    if digest == labels.sha256:
+        return None
+    return next((d.name for d in IDX_DATASETS if d.test.labels.sha256 == digest), None)
 
 
 def read_split(folder: Path, split: IdxSplit, class_names: tuple[str, ...], verify: bool) -> Split:
@@ -145,6 +161,7 @@ FASHION_MNIST = IdxDataset(
     mirrors=FASHION_MIRRORS,
 )
 # fmt: on
+IDX_DATASETS = (MNIST, FASHION_MNIST)  # told apart by checksum in foreign_owner
 
 
 @dataclass(frozen=True)

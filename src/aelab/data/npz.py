@@ -6,13 +6,17 @@ an optional `class_names` array of strings names the labels.
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from aelab.data.base import register
+from aelab.data.labels import checked_labels
+from aelab.data.limits import refuse_if_over
 from aelab.data.split import Split
 from aelab.data.user import UserData, carve_test
 from aelab.errors import DataError
@@ -24,7 +28,7 @@ PIXEL_MAX = 255
 
 def read_npz(path: Path) -> tuple[Split, Split, tuple[str, ...]]:
     arrays = load_arrays(path)
-    class_names = tuple(str(n) for n in arrays.get("class_names", ()))
+    class_names = tuple(str(n) for n in np.asarray(arrays.get("class_names", ())).reshape(-1))
     keras = [key for key in KERAS_KEYS if key in arrays]
     if keras:
         if len(keras) < len(KERAS_KEYS):
@@ -45,12 +49,30 @@ def read_npz(path: Path) -> tuple[Split, Split, tuple[str, ...]]:
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:  # never unpickle objects from user files
+            check_declared_sizes(path, npz.zip)
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as err:
+        # zipfile raises the last two for damaged flags (encryption, unknown compression or version)
         raise DataError(
             f"{path} is not a readable .npz of plain arrays ({err}): save it with np.savez and "
             "numeric (not object) arrays"
         ) from None
+
+
+def check_declared_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse, before anything is inflated or allocated, arrays whose headers or zip entries
+    declare more than the byte limit (a 200-byte file can declare 730 GiB; a deflate bomb
+    inflates a thousandfold). Each array's header is read alone, a few hundred bytes."""
+    inflated = sum(info.file_size for info in archive.infolist())
+    refuse_if_over("max_bytes", inflated, f"{path}: the size of its arrays once decompressed")
+    declared = 0
+    for info in archive.infolist():
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+        declared += math.prod(shape) * dtype.itemsize
+    refuse_if_over("max_bytes", declared, f"{path}: the size its array headers declare")
 
 
 def make_split(path: Path, key: str, x: np.ndarray, y: np.ndarray | None, class_names: tuple[str, ...]) -> Split:
@@ -102,12 +124,7 @@ def to_labels(path: Path, key: str, y: np.ndarray, n: int, class_names: tuple[st
             f"{path}: the labels for {key!r} are {y.dtype} with shape {y.shape}, expected {n} "
             "integers: save one integer class index per image"
         )
-    if y.size and (y.min() < 0 or (class_names and y.max() >= len(class_names))):
-        raise DataError(
-            f"{path}: the labels for {key!r} range {y.min()}..{y.max()}, expected 0.."
-            f"{len(class_names) - 1 if class_names else 'any'}: fix the labels or class_names"
-        )
-    return y.astype(np.int64)
+    return checked_labels(y, f"{path}: the labels for {key!r}", len(class_names) or None, "fix the labels or class_names")
 
 
 register(UserData("npz", read_npz, "an .npz file of image arrays", suffix=".npz"))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from aelab.data.limits import refuse_if_over
 from aelab.errors import DataError
 
 # numpy 1 pickles name numpy.core.multiarray; numpy 2 names numpy._core.multiarray.
@@ -50,8 +51,11 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 def load_batch(path: Path) -> dict[bytes, Any]:
     """The dict stored in one CIFAR batch file (keys are bytes, e.g. b'data')."""
     try:
-        with open(path, "rb") as f:
-            obj = NumpyOnlyUnpickler(f, path).load()
+        size = path.stat().st_size
+        refuse_if_over("max_bytes", size, f"{path}: its size")
+        # From memory, not the file: reading a file, the unpickler allocates whatever length a
+        # string claims (4 GiB from a 200-byte file); from bytes it gets at most what is there.
+        obj = NumpyOnlyUnpickler(io.BytesIO(path.read_bytes()), path).load()
     except DataError:
         raise
     except Exception as err:  # a damaged pickle can raise nearly anything

@@ -92,6 +92,14 @@ def locate(files: FileSet, roots: Sequence[Root]) -> Search:
     return Search(None, looked, partial)
 
 
+def check_data_dir(data_dir: PathLike | None) -> None:
+    """A --data-dir that is not a folder, where nothing will be downloaded into it, is a mistake to
+    report, not a root to skip silently."""
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"--data-dir {data_dir} is not an existing folder: check the path (or leave it out to "
+                        f"search {ENV_VAR}, the user cache and the system folders)")
+
+
 def download_folder(name: str, data_dir: PathLike | None) -> Path:
     """data_dir/<name> (or data_dir itself if so named) when given, else the user cache."""
     if data_dir is None:
@@ -127,6 +135,8 @@ class Downloadable:
         return self.alias or self.files.name
 
     def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
+        if not download:  # with downloads allowed, a new --data-dir is where they go
+            check_data_dir(data_dir)
         search = locate(self.files, search_roots(data_dir))
         folder = search.folder
         if folder is None:
@@ -143,6 +153,10 @@ class Downloadable:
             raise DataError(f"cannot load dataset {self.name!r}: {err}") from None
 
     def status(self, data_dir: PathLike | None) -> DatasetStatus:
+        try:
+            check_data_dir(data_dir)
+        except DataError as err:
+            return DatasetStatus(self.name, False, None, str(err))
         search = locate(self.files, search_roots(data_dir))
         if search.folder is None:
             return DatasetStatus(self.name, False, None, missing_message(self.files, search, data_dir))

@@ -61,6 +61,9 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         train_shape, test_shape = self.train.images.shape[1:], self.test.images.shape[1:]
+        if 0 in train_shape:
+            raise DataError(f"{self.name} at {self.location}: images of shape {tuple(train_shape)} (C, H, W) hold no "
+                            "pixels: give images at least 1x1 with 1 or 3 channels")
         if train_shape != test_shape:
             raise DataError(
                 f"{self.name} at {self.location}: train images are {tuple(train_shape)} but test "
@@ -71,6 +74,17 @@ class ImageDataset:
     def image_shape(self) -> tuple[int, int, int]:
         c, h, w = self.train.images.shape[1:]
         return (c, h, w)
+
+
+def require_images(splits: dict[str, Split], source: str) -> None:
+    """A DataError naming the empty split, so that a dataset too small for the run fails before training."""
+    empty = [name for name, split in splits.items() if len(split) == 0]
+    if empty:
+        sizes = ", ".join(f"{name} {len(split)}" for name, split in splits.items())
+        raise DataError(
+            f"{source} leaves no {empty[0]} images ({sizes}): use more images (data.train_subset / "
+            "data.test_subset may cut too many), or set data.val_fraction=0 to validate on the test split"
+        )
 
 
 def split_validation(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 import torch
 from torch import nn
 
+from aelab.checks import PositiveInt
+
 if TYPE_CHECKING:
     from aelab.data import Split
 
@@ -31,7 +33,7 @@ class ModelConfig:
     """Fields every model config has; each model subclasses it with its own options."""
 
     name: str = ""
-    input_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); set from the dataset by a run
+    input_shape: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 28, 28)  # (C, H, W); set from the dataset by a run
     # mean pixel value per channel of the training images, in [0, 1]; set by a run, so that
     # models can start their output there (see models/init.py); None when built by hand
     pixel_mean: tuple[float, ...] | None = None

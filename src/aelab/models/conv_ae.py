@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aelab.checks import Channels, ImageSize, PositiveInt
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.cpu_layers import Flatten
 from aelab.models.init import Init, initialize, start_output_at_mean
@@ -26,15 +27,15 @@ from aelab.models.registry import register_model
 @dataclass
 class ConvAEConfig(ModelConfig):
     name: str = "conv-ae"
-    channels: tuple[int, ...] = (32, 32)  # one stride-2 (pooled, or unit-stride) conv per entry
-    kernel_size: int = 5
-    latent_dim: int | None = 10
+    channels: Channels = (32, 32)  # one stride-2 (pooled, or unit-stride) conv per entry
+    kernel_size: PositiveInt = 5
+    latent_dim: PositiveInt | None = 10
     downsample: Downsample = "stride"
     upsample: Upsample = "transpose"
     activation: Activation = "relu"
     output_activation: Activation = "sigmoid"
     loss: ReconstructionLoss = "mse"
-    code_size: tuple[int, int] | None = None  # pooling only: the last pooling lands on this (h, w)
+    code_size: ImageSize | None = None  # pooling only: the last pooling lands on this (h, w)
     init: Init = "pytorch"
     output_starts_at_mean: bool = False  # decoder bias from `pixel_mean` (models/init.py says why)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aelab.checks import Channels, ImageSize, PositiveInt
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.init import Init
 from aelab.models.layers import Downsample, Upsample
@@ -30,12 +31,12 @@ from aelab.models.registry import register_model
 @dataclass
 class PooledConvAEConfig(ConvAEConfig):
     name: str = "pooled-conv-ae"
-    channels: tuple[int, ...] = (16, 16, 16, 1)
-    kernel_size: int = 3
-    latent_dim: int | None = None
+    channels: Channels = (16, 16, 16, 1)
+    kernel_size: PositiveInt = 3
+    latent_dim: PositiveInt | None = None
     downsample: Downsample = "pool"
     upsample: Upsample = "upsample-transpose"
-    code_size: tuple[int, int] | None = (2, 1)
+    code_size: ImageSize | None = (2, 1)
     # Keras's initialisation (the seed's framework), and the output started at the data's
     # mean: with PyTorch's defaults this tiny ReLU code died in every seed tried (issue 4)
     init: Init = "glorot"
@@ -45,9 +46,9 @@ class PooledConvAEConfig(ConvAEConfig):
 @dataclass
 class AllConvAEConfig(ConvAEConfig):
     name: str = "all-conv-ae"
-    channels: tuple[int, ...] = (32, 32, 8)  # 28 -> 14 -> 7 -> 4: code (8, 4, 4)
-    kernel_size: int = 3
-    latent_dim: int | None = None
+    channels: Channels = (32, 32, 8)  # 28 -> 14 -> 7 -> 4: code (8, 4, 4)
+    kernel_size: PositiveInt = 3
+    latent_dim: PositiveInt | None = None
     downsample: Downsample = "stride"
     upsample: Upsample = "transpose"
 
@@ -55,9 +56,9 @@ class AllConvAEConfig(ConvAEConfig):
 @dataclass
 class FullyConvAEConfig(ConvAEConfig):
     name: str = "fully-conv-ae"
-    channels: tuple[int, ...] = (16, 16)  # code (16, 28, 28): no bottleneck but the channel count
-    kernel_size: int = 3
-    latent_dim: int | None = None
+    channels: Channels = (16, 16)  # code (16, 28, 28): no bottleneck but the channel count
+    kernel_size: PositiveInt = 3
+    latent_dim: PositiveInt | None = None
     downsample: Downsample = "none"
     upsample: Upsample = "transpose"
 

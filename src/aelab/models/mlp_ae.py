@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aelab.checks import PositiveInt, Widths
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.layers import Activation, mlp
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
@@ -26,9 +27,9 @@ from aelab.models.registry import register_model
 @dataclass
 class MLPAEConfig(ModelConfig):
     name: str = "mlp-ae"
-    encoder_widths: tuple[int, ...] = (256,)  # hidden layers before the code
-    latent_dim: int = 32
-    decoder_widths: tuple[int, ...] | None = None  # None mirrors the encoder; () is one dense layer
+    encoder_widths: Widths = (256,)  # hidden layers before the code
+    latent_dim: PositiveInt = 32
+    decoder_widths: Widths | None = None  # None mirrors the encoder; () is one dense layer
     activation: Activation = "relu"
     latent_activation: Activation = "linear"
     output_activation: Activation = "sigmoid"

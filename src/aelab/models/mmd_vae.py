@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from aelab.checks import NonNegativeFloat, PositiveFloat
 from aelab.models.base import LossOutput
 from aelab.models.mmd import Kernel, mmd
 from aelab.models.registry import register_model
@@ -24,10 +25,10 @@ from aelab.models.vae import VAE, VAEConfig, elbo_terms
 @dataclass
 class MMDVAEConfig(VAEConfig):
     name: str = "mmd-vae"
-    beta: float = 0.0
-    mmd_weight: float = 1000.0  # lambda
+    beta: NonNegativeFloat = 0.0
+    mmd_weight: NonNegativeFloat = 1000.0  # lambda
     kernel: Kernel = "imq"
-    bandwidth: float = 1.0  # kernel scale C = 2 * latent_dim * bandwidth^2 (see aelab.models.mmd)
+    bandwidth: PositiveFloat = 1.0  # kernel scale C = 2 * latent_dim * bandwidth^2 (see aelab.models.mmd)
 
 
 @register_model("mmd-vae")

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aelab.checks import Channels, NonNegativeFloat, PositiveFloat, PositiveInt
 from aelab.data.split import Split
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.binarize import Binarize, binarize_batch, evaluation_split
@@ -46,15 +47,15 @@ KLEstimator = Literal["analytic", "monte-carlo"]
 @dataclass
 class VAEConfig(ModelConfig):
     name: str = "vae"
-    channels: tuple[int, ...] = (32, 64)  # one stride-2 conv per entry
-    kernel_size: int = 3
-    hidden: int | None = None  # an extra dense layer between the conv features and the latent
-    latent_dim: int = 2
+    channels: Channels = (32, 64)  # one stride-2 conv per entry
+    kernel_size: PositiveInt = 3
+    hidden: PositiveInt | None = None  # an extra dense layer between the conv features and the latent
+    latent_dim: PositiveInt = 2
     activation: Activation = "relu"
     likelihood: Likelihood = "bernoulli"
-    sigma: float = 0.1  # the Gaussian likelihood's std (its start value when learned)
+    sigma: PositiveFloat = 0.1  # the Gaussian likelihood's std (its start value when learned)
     learn_sigma: bool = False
-    beta: float = 1.0  # weight of the KL term; 1 is the ELBO
+    beta: NonNegativeFloat = 1.0  # weight of the KL term; 1 is the ELBO
     kl_estimator: KLEstimator = "analytic"
     binarize: Binarize | None = None  # None: "dynamic" for bernoulli, "none" for gaussian
 
@@ -65,8 +66,6 @@ class VAEConfig(ModelConfig):
             raise ValueError(f"binarize={self.binarize!r} makes no sense with a gaussian likelihood: set model.binarize=\"none\"")
         if self.likelihood == "bernoulli" and self.learn_sigma:
             raise ValueError("learn_sigma applies to the gaussian likelihood only: set model.likelihood=\"gaussian\"")
-        if self.sigma <= 0 or self.beta < 0 or self.latent_dim < 1:
-            raise ValueError(f"need sigma > 0, beta >= 0, latent_dim >= 1; got {self.sigma}, {self.beta}, {self.latent_dim}")
 
 
 def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:

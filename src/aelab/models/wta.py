@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aelab.checks import Channels, PositiveInt, Rate, Widths
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.layers import Activation, activation, conv_encoder, mlp
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
@@ -47,9 +48,9 @@ from aelab.models.sparsity import SpatialSparsity, active_fraction, conv_lifetim
 @dataclass
 class FCWTAConfig(ModelConfig):
     name: str = "fc-wta-ae"
-    hidden_widths: tuple[int, ...] = ()  # ReLU layers before the code layer
-    latent_dim: int = 1000  # code units (ReLU)
-    lifetime_rate: float = 0.05  # each unit keeps its top 5% activations per mini-batch
+    hidden_widths: Widths = ()  # ReLU layers before the code layer
+    latent_dim: PositiveInt = 1000  # code units (ReLU)
+    lifetime_rate: Rate = 0.05  # each unit keeps its top 5% activations per mini-batch
     output_activation: Activation = "linear"  # the paper's linear decoder
     loss: ReconstructionLoss = "mse"
 
@@ -80,11 +81,11 @@ class FCWTAAutoencoder(Autoencoder):
 @dataclass
 class ConvWTAConfig(ModelConfig):
     name: str = "conv-wta-ae"
-    channels: tuple[int, ...] = (128,)  # unit-stride ReLU convs; the last one's maps are the code
-    kernel_size: int = 5
-    decoder_kernel: int = 11  # one linear transposed conv back to the image
-    lifetime_rate: float | None = 0.2  # None: spatial sparsity alone
-    feature_pool: int = 4  # max-pooling window (and stride) over the dense maps for features
+    channels: Channels = (128,)  # unit-stride ReLU convs; the last one's maps are the code
+    kernel_size: PositiveInt = 5
+    decoder_kernel: PositiveInt = 11  # one linear transposed conv back to the image
+    lifetime_rate: Rate | None = 0.2  # None: spatial sparsity alone
+    feature_pool: PositiveInt = 4  # max-pooling window (and stride) over the dense maps for features
     output_activation: Activation = "linear"
     loss: ReconstructionLoss = "mse"
 

@@ -20,6 +20,7 @@ anything trains.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -27,7 +28,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from aelab.config import flatten, make_config
+from aelab.config import flatten, make_config, read_text_file
 from aelab.errors import ConfigError
 from aelab.registry import unknown_name_message
 
@@ -35,6 +36,11 @@ STUDY_KEYS = {"title", "seed", "summary", "dataset", "datasets", "fallback", "ru
 RUN_KEYS = {"label", "set", "dataset", "optional"}
 QUESTION_KEYS = {"title", "ask", "look", "evidence"}
 QUICK_KEYS = {"set", "params", "classify", "evaluate"}
+STUDY_TYPES = {"title": str, "seed": str, "summary": str, "dataset": str, "datasets": list, "fallback": str,
+               "runs": dict, "params": dict, "questions": list, "quick": dict}
+QUICK_TYPES = {"set": dict, "params": dict, "classify": dict, "evaluate": dict}
+# A run's name becomes its folder inside the study folder: one plain path component.
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass
@@ -112,14 +118,16 @@ def load_study(name: str) -> Study:
     """The study `name` (or a path to a recipe), validated."""
     path = find_study(name)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text_file(path, "study recipe"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"study recipe {path} is not valid TOML: {err}.") from None
     where = f"study recipe {path}"
     check_keys(data, STUDY_KEYS, where, required={"title", "seed", "dataset", "runs", "questions"})
+    check_types(data, STUDY_TYPES, where)
     runs = {n: parse_run(n, r, f"{where} [runs.{n}]") for n, r in data["runs"].items()}
     quick = data.get("quick", {})
     check_keys(quick, QUICK_KEYS, f"{where} [quick]")
+    check_types(quick, QUICK_TYPES, f"{where} [quick]")
     study = Study(
         name=path.name.removesuffix(".toml"), title=data["title"], seed=data["seed"], summary=data.get("summary", ""),
         dataset=data["dataset"], datasets=list(data.get("datasets", [])), fallback=data.get("fallback"),
@@ -133,7 +141,13 @@ def load_study(name: str) -> Study:
 
 
 def parse_run(name: str, data: dict, where: str) -> StudyRun:
+    if not RUN_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"{where}: the run name {name!r} is used as a folder name, so it may hold only letters, digits, "
+            "'.', '_' and '-' (at most 64, starting with a letter or digit): rename the table, e.g. [runs.vae-2]."
+        )
     check_keys(data, RUN_KEYS, where)
+    check_types(data, {"label": str, "set": dict, "dataset": str, "optional": bool}, where)
     overrides = flatten(data.get("set", {}))
     if "data.name" in overrides:
         raise ConfigError(f"{where}: give the dataset as `dataset = ...` (or leave it to the study), not in `set`.")
@@ -142,6 +156,7 @@ def parse_run(name: str, data: dict, where: str) -> StudyRun:
 
 def parse_question(data: dict, where: str) -> Question:
     check_keys(data, QUESTION_KEYS, where, required={"title", "evidence"})
+    check_types(data, {"title": str, "ask": str, "look": str, "evidence": list}, where)
     return Question(data["title"], data.get("ask", ""), data.get("look", ""), list(data["evidence"]))
 
 
@@ -157,6 +172,7 @@ def validate(study: Study, where: str) -> None:
             raise ConfigError(f"{where} [runs.{run.name}]: {err}") from None
     for params in (study.params, study.quick.params):
         for name, values in params.items():
+            check_types({name: values}, {name: dict}, f"{where} [params]")
             ANALYSES.get(name).check_params(values)
     for i, question in enumerate(study.questions, 1):
         for item in question.evidence:
@@ -172,3 +188,10 @@ def check_keys(data: dict, valid: set[str], where: str, required: set[str] = fro
     missing = sorted(required - set(data))
     if missing:
         raise ConfigError(f"{where}: missing key {missing[0]!r} (required: {', '.join(sorted(required))}).")
+
+
+def check_types(data: dict, types: dict[str, type], where: str) -> None:
+    for key, kind in types.items():
+        if key in data and not isinstance(data[key], kind):
+            expected = {str: "a string", list: "a list", dict: "a table", bool: "true or false"}[kind]
+            raise ConfigError(f"{where}: {key!r} must be {expected}, got {data[key]!r}.")
