@@ -153,7 +153,7 @@ def evaluate(
         from aelab.generation import GenerationConfig, generation_scores  # scikit-learn and torchmetrics load only here
 
         options = generation if isinstance(generation, GenerationConfig) else GenerationConfig()
-        metrics["generation"] = generation_scores(model, dataset, splits.train, splits.test, run.code_mixture, options, device=device)
+        metrics["generation"] = generation_scores(model, dataset, splits.train, splits.test, run, options, device=device)
     write_json(run.evaluation, metrics)
     return metrics
 

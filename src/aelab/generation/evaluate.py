@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
 from aelab.data import ImageDataset, Split, batches
-from aelab.generation.features import FeatureNetConfig, feature_space
+from aelab.data.checksums import file_digest
+from aelab.generation.features import FeatureNetConfig, FeatureSpace, feature_space
 from aelab.generation.samplers import MixtureConfig, available_samplers, sample, saved_or_fitted
 from aelab.generation.scores import score
 from aelab.models import Autoencoder
+from aelab.run_files import RunFiles
 
 Log = Callable[[str], None]
 NOT_COMPARABLE = ("measured in the features of a small CNN trained on this dataset (its test accuracy is given), not "
@@ -52,30 +53,35 @@ def reconstruct(model: Autoencoder, images: torch.Tensor, device: torch.device, 
     return torch.cat(parts)
 
 
-def image_sets(model: Autoencoder, train: Split, reference: torch.Tensor, mixture_path: Path, config: GenerationConfig,
+def image_sets(model: Autoencoder, train: Split, reference: torch.Tensor, run: RunFiles, config: GenerationConfig,
                device: torch.device, log: Log = print, train_codes: Callable[[], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """name -> (n, C, H, W) images in [0, 1]: training images, reconstructions and every sampler's samples.
 
-    The code mixture is read from `mixture_path` or fitted on `train_codes()` (default: encode `train`) and saved there.
+    The code mixture is read from the run folder, or fitted on `train_codes()` (default: encode `train`) and saved there.
     """
     n = len(reference)
     sets = {"train_images": train.images[:n].float().div(255), "reconstructions": reconstruct(model, reference, device)}
     for name in available_samplers(model):
         mixture = None
         if name == "gmm":
-            mixture = saved_or_fitted(mixture_path, train_codes or (lambda: encode_flat(model, train, device)), config.mixture, log)
+            codes = train_codes or (lambda: encode_flat(model, train, device))
+            mixture = saved_or_fitted(run.code_mixture, codes, config.mixture, file_digest(run.weights, "sha256"), log)
         sets[name] = sample(model, n, name, mixture=mixture, generator=torch.Generator().manual_seed(config.seed))
     return sets
 
 
-def generation_scores(model: Autoencoder, dataset: ImageDataset, train: Split, test: Split, mixture_path: Path,
+def generation_scores(model: Autoencoder, dataset: ImageDataset, train: Split, test: Split, run: RunFiles,
                       config: GenerationConfig = GenerationConfig(), *, device: torch.device = torch.device("cpu"),
-                      log: Log = print, train_codes: Callable[[], torch.Tensor] | None = None) -> dict:
+                      log: Log = print) -> dict:
     """The scores of every image set against the first `config.count` test images, with what they mean."""
     space = feature_space(dataset, config.feature_net, device=device, log=log)
     reference = test.images[: config.count].float().div(255)
+    return scored(space, reference, image_sets(model, train, reference, run, config, device, log), config)
+
+
+def scored(space: FeatureSpace, reference: torch.Tensor, sets: dict[str, torch.Tensor], config: GenerationConfig) -> dict:
+    """Every set's scores against `reference` in `space`, with the feature network, the counts and the caveat."""
     reference_features = space.embed(reference)
-    sets = image_sets(model, train, reference, mixture_path, config, device, log, train_codes)
     scores = {name: score(reference_features, space.embed(images), k=config.k, kid_subsets=config.kid_subsets,
                           seed=config.seed).to_dict() for name, images in sets.items()}
     return {"feature_network": space.describe(), "reference": f"the first {len(reference):,} test images",

@@ -17,7 +17,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -49,6 +49,7 @@ class CodeMixture:
     means: torch.Tensor
     covariances: torch.Tensor
     config: MixtureConfig
+    fitted_for: str = ""  # what the codes came from: the sha256 of the model's weights file
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, D) float32 codes: a component by its weight, then its Gaussian."""
@@ -73,30 +74,34 @@ def fit_mixture(codes: torch.Tensor, config: MixtureConfig = MixtureConfig()) ->
 def save_mixture(mixture: CodeMixture, path: Path) -> None:
     tensors = {"weights": mixture.weights, "means": mixture.means, "covariances": mixture.covariances}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"config": json.dumps(dataclasses.asdict(mixture.config))})
+        save_file(tensors, str(tmp), metadata={"config": json.dumps(dataclasses.asdict(mixture.config)), "fitted_for": mixture.fitted_for})
 
 
 def load_mixture(path: Path) -> CodeMixture:
     try:
         with safe_open(str(path), "pt") as f:
-            config = MixtureConfig(**json.loads((f.metadata() or {})["config"]))
-            return CodeMixture(f.get_tensor("weights"), f.get_tensor("means"), f.get_tensor("covariances"), config)
+            metadata = f.metadata() or {}
+            config = MixtureConfig(**json.loads(metadata["config"]))
+            return CodeMixture(f.get_tensor("weights"), f.get_tensor("means"), f.get_tensor("covariances"), config,
+                               metadata.get("fitted_for", ""))
     except Exception as err:  # noqa: BLE001 - any damage has the same fix
         raise AelabError(f"{path} is not a readable code mixture ({type(err).__name__}: {err}): delete it and it is fitted again.") from None
 
 
-def saved_or_fitted(path: Path, train_codes, config: MixtureConfig = MixtureConfig(), log=print) -> CodeMixture:
-    """The mixture saved at `path` if it was fitted with `config`, else a new fit saved there.
+def saved_or_fitted(path: Path, train_codes: Callable[[], torch.Tensor], config: MixtureConfig = MixtureConfig(),
+                    fitted_for: str = "", log: Callable[[str], None] = print) -> CodeMixture:
+    """The mixture saved at `path` if it was fitted with `config` on codes of `fitted_for`, else a new fit saved there.
 
-    `train_codes` is called only when a fit is needed (encoding a training split is the cost).
+    `train_codes` is called only when a fit is needed (encoding a training split is the cost);
+    `fitted_for` names the weights, so a run trained further gets a new fit.
     """
     if path.is_file():
         mixture = load_mixture(path)
-        if mixture.config == config:
+        if mixture.config == config and mixture.fitted_for == fitted_for:
             return mixture
     codes = train_codes()
     log(f"fitting a {config.components}-component Gaussian mixture ({config.covariance} covariances) on {len(codes):,} training codes")
-    mixture = fit_mixture(codes, config)
+    mixture = dataclasses.replace(fit_mixture(codes, config), fitted_for=fitted_for)
     save_mixture(mixture, path)
     return mixture
 
