@@ -43,8 +43,8 @@ class Generation(Analysis):
         train_pixels = ctx.train.images.flatten(1).float().div(255)
         distances = {name: nearest_distances(train_pixels, sets[name][:memory_sample]) for name in ["reconstructions", *samplers]}
         distances["test images"] = nearest_distances(train_pixels, reference[:memory_sample])
-        figures = [(f"samples-{name}", sample_grid(sets[name][: grid * grid], grid, SET_TITLES[name], ctx.image_shape)) for name in samplers]
-        figures.append(("nearest-training", memory_figure(sets, samplers, train_pixels, memory_checks, ctx.image_shape)))
+        figures = [(f"samples_{name}", sample_grid(sets[name][: grid * grid], grid, SET_TITLES[name], ctx.image_shape)) for name in samplers]
+        figures.append(("nearest_training", memory_figure(sets, samplers, train_pixels, memory_checks, ctx.image_shape)))
         scores = result["scores"]
         numbers = {"feature_network": result["feature_network"], "images_per_set": result["images_per_set"],
                    "reference": result["reference"], "note": result["note"],
@@ -103,8 +103,9 @@ def scores_figure(runs: list[tuple[str, dict[str, dict]]]):
     width = 0.84 / len(runs)
     for i, (label, scores) in enumerate(runs):
         colour = RUN_COLOURS[i % len(RUN_COLOURS)]
-        fids = [scores[n]["fid"] if n in scores else np.nan for n in names]
-        bars.bar(x + (i - (len(runs) - 1) / 2) * width, fids, width, color=colour, label=label)
+        present = [j for j, n in enumerate(names) if n in scores]  # a model without a prior leaves a gap
+        bars.bar(x[present] + (i - (len(runs) - 1) / 2) * width, [scores[names[j]]["fid"] for j in present], width,
+                 color=colour, label=label)
         for marker, name in zip("osD^v", names):
             if name in scores:
                 scatter.scatter(scores[name]["recall"], scores[name]["precision"], color=colour, marker=marker, s=40)
@@ -115,6 +116,6 @@ def scores_figure(runs: list[tuple[str, dict[str, dict]]]):
     for marker, name in zip("osD^v", names):
         scatter.scatter([], [], color="0.4", marker=marker, label=SET_TITLES.get(name, name))
     scatter.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="recall", ylabel="precision")
-    scatter.legend(frameon=False, fontsize=8, loc="lower left")
+    fig.legend(*scatter.get_legend_handles_labels(), loc="outside right center", frameon=False, fontsize=8)
     scatter.grid(alpha=0.3)
     return fig

@@ -121,18 +121,20 @@ def sample(model: Autoencoder, n: int, sampler: SamplerName = "gmm", *, mixture:
     if sampler == "gmm" and mixture is None:
         raise ConfigError("the 'gmm' sampler needs the code mixture: fit_mixture(train_codes) or saved_or_fitted(path, ...).")
     model.eval()
-    device = next(model.parameters()).device
+    if sampler == "prior":
+        parts = [model.sample(min(batch_size, n - start), generator) for start in range(0, n, batch_size)]
+    else:
+        parts = list(decode_codes(model, mixture.draw(n, generator), batch_size))  # drawn at once: the same for any batch size
+    return torch.cat([p.float().clamp(0, 1).cpu() for p in parts])
+
+
+def decode_codes(model: Autoencoder, codes: torch.Tensor, batch_size: int):
+    """(N, D) flat codes -> batches of images, each code reshaped to the model's code shape."""
     code_shape = tuple(model.code_shape)
-    out = []
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        if sampler == "prior":
-            images = model.sample(m, generator)
-        else:
-            codes = mixture.draw(m, generator)
-            if codes.shape[1] != math.prod(code_shape):
-                raise ConfigError(f"the code mixture has {codes.shape[1]} dimensions but the model's code {code_shape} "
-                                  f"has {math.prod(code_shape)}: it was fitted for another model; delete it to refit.")
-            images = model.decode(codes.to(device).view(m, *code_shape))
-        out.append(images.float().clamp(0, 1).cpu())
-    return torch.cat(out)
+    if codes.shape[1] != math.prod(code_shape):
+        raise ConfigError(f"the code mixture has {codes.shape[1]} dimensions but the model's code {code_shape} "
+                          f"has {math.prod(code_shape)}: it was fitted for another model; delete it to refit.")
+    device = next(model.parameters()).device
+    for start in range(0, len(codes), batch_size):
+        z = codes[start : start + batch_size].to(device)
+        yield model.decode(z.view(len(z), *code_shape))
