@@ -71,7 +71,7 @@ def image_sets(model: Autoencoder, train: Split, reference: torch.Tensor, run: R
 
 
 def generation_scores(model: Autoencoder, dataset: ImageDataset, train: Split, test: Split, run: RunFiles,
-                      config: GenerationConfig = GenerationConfig(), *, device: torch.device = torch.device("cpu"),
+                      config: GenerationConfig = GenerationConfig(), *, device: torch.device | str = "cpu",
                       log: Log = print) -> dict:
     """The scores of every image set against the first `config.count` test images, with what they mean."""
     space = feature_space(dataset, config.feature_net, device=device, log=log)
