@@ -54,9 +54,11 @@ def test_a_saved_fit_is_reused_only_for_the_same_config_and_weights(tmp_path):
     assert len(calls) == 3 and first.fitted_for == "w1"
 
 
-def test_too_many_components_is_a_config_error():
+def test_bad_mixture_options_are_config_errors():
     with pytest.raises(ConfigError, match="components"):
         fit_mixture(two_clusters(5), MixtureConfig(components=6))
+    with pytest.raises(ConfigError, match="'full' or 'diag'"):
+        fit_mixture(two_clusters(5), MixtureConfig(components=2, covariance="tied"))
 
 
 def test_every_model_samples_from_its_code_mixture_and_only_vaes_from_a_prior():

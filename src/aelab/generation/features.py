@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import safe_open
@@ -111,7 +112,7 @@ def dataset_key(dataset: ImageDataset, config: FeatureNetConfig) -> str:
 
 
 def feature_space(dataset: ImageDataset, config: FeatureNetConfig = FeatureNetConfig(), *, device: str | torch.device = "cpu",
-                  log=print) -> FeatureSpace:
+                  log: Callable[[str], None] = print) -> FeatureSpace:
     """The dataset's feature network from the cache, trained and cached first if missing."""
     if dataset.train.labels is None or dataset.test.labels is None:
         raise DataError(f"{dataset.name} has no labels: generation scores need a labelled training and test split "

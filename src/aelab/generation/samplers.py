@@ -61,6 +61,8 @@ class CodeMixture:
 
 def fit_mixture(codes: torch.Tensor, config: MixtureConfig = MixtureConfig()) -> CodeMixture:
     """Fit on (N, D) codes with scikit-learn (k-means start, EM), seeded by `config.seed`."""
+    if config.covariance not in ("full", "diag"):
+        raise ConfigError(f"the code mixture's covariance must be 'full' or 'diag', got {config.covariance!r}.")
     if config.components < 1 or config.components > len(codes):
         raise ConfigError(f"the code mixture needs 1 to {len(codes)} components (one per training code at most), "
                           f"got components={config.components}.")
