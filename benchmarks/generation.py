@@ -5,7 +5,7 @@
 1. The feature network of Fashion-MNIST (trained once and cached, or read from the cache:
    $AELAB_CACHE_DIR, default ~/.cache/aelab), then the time to embed 10,000 images and to
    compute every score (FID, KID, precision/recall, density/coverage) of 10,000 against 10,000.
-2. The fashion-ae-vs-vae study's conv AE and VAE (channels 32, 64; 3x3 kernels; a 10-d code;
+2. (Trained first, scored last.) The fashion-ae-vs-vae study's conv AE and VAE (channels 32, 64; 3x3 kernels; a 10-d code;
    no binarisation) and the MMD-VAE on the same network, each trained briefly (--epochs, 3 by
    default, on the whole training split, nothing held out), then `aelab evaluate --generation`:
    training images (the floor), test reconstructions, and every sampler's samples, against the
@@ -77,14 +77,17 @@ def sanity(data_dir: str | None, images: int) -> None:
     print(f"  uniform noise: {fid(torch.rand(test.shape, generator=generator)):.2f}", flush=True)
 
 
-def train_and_score(name: str, args: argparse.Namespace, root: Path) -> None:
+def train_model(name: str, args: argparse.Namespace, root: Path) -> tuple[Path, float]:
     overrides = {"model.name": name, **{f"model.{k}": v for k, v in {**NETWORK, **MODELS[name]}.items()},
                  "data.name": "fashion-mnist", "data.data_dir": args.data_dir, "data.download": False, "data.val_fraction": 0.0,
                  "train.epochs": args.epochs, "train.batch_size": args.batch_size, "train.seed": args.seed,
                  "train.device": args.device, "train.strip_images": 0}
     start = time.perf_counter()
     run = aelab.train(aelab.make_config(overrides), root / name, progress=False, log=lambda s: None)
-    train_s = time.perf_counter() - start
+    return run, time.perf_counter() - start
+
+
+def score_model(name: str, run: Path, train_s: float, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     metrics = aelab.evaluate(run, device=args.device, generation=GenerationConfig(count=args.images))
     print(f"\n{name}: {args.epochs} epochs in {train_s:.0f} s; test MSE per pixel {metrics['mse_per_pixel']:.4f}; "
@@ -107,12 +110,13 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {commit or '?'}; {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads; "
           f"cache {cache_dir()}")
+    root = Path(args.out or tempfile.mkdtemp(prefix="generation-"))
+    trained = {name: train_model(name, args, root) for name in args.models}  # first: they need no feature network
     time_scoring(args.data_dir, args.images)
     if args.sanity:
         sanity(args.data_dir, args.images)
-    root = Path(args.out or tempfile.mkdtemp(prefix="generation-"))
-    for name in args.models:
-        train_and_score(name, args, root)
+    for name, (run, train_s) in trained.items():
+        score_model(name, run, train_s, args)
     print(f"\nruns in {root}")
 
 
