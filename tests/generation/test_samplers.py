@@ -27,6 +27,7 @@ def test_the_mixture_finds_the_clusters_and_draws_from_them(covariance):
     assert draws.shape == (2000, 3) and draws.dtype == torch.float32
     near = torch.cdist(draws, torch.tensor([[-5.0, 0.0, 1.0], [5.0, 2.0, -1.0]])).min(1).values
     assert near.max() < 2.5 and abs((draws[:, 0] > 0).float().mean() - 0.5) < 0.05
+    assert draws[draws[:, 0] > 0].std(0) == pytest.approx(torch.full((3,), 0.3), rel=0.15)  # each cluster's own spread
     assert torch.equal(draws, mixture.draw(2000, torch.Generator().manual_seed(1)))
 
 
