@@ -18,7 +18,7 @@ def test_a_plain_autoencoder_samples_from_its_code_mixture(contexts):
     assert set(result.numbers["fid"]) == {"train_images", "reconstructions", "gmm"}
     assert result.numbers["images_per_set"] == 60
     assert set(result.numbers["nearest_training_distance"]) == {"reconstructions", "gmm", "test images"}
-    assert result.tables[0].columns[:3] == ["images", "FID", "KID x 1000"] and len(result.tables[0].rows) == 3
+    assert result.tables[0].columns[:3] == ["images", "FID", "KID"] and len(result.tables[0].rows) == 3
     assert "accuracy" in result.tables[0].title
     assert ctx.run.code_mixture.is_file()  # the sampler's fit is kept in the run folder
     json.dumps(jsonable(result.numbers), allow_nan=False)

@@ -65,10 +65,10 @@ def nearest_distances(train_pixels: torch.Tensor, images: torch.Tensor) -> torch
 
 
 def scores_table(scores: dict[str, dict], accuracy: float) -> Table:
-    rows = [[SET_TITLES.get(name, name), f"{s['fid']:.3f}", f"{1000 * s['kid']:.2f} ± {1000 * s['kid_se']:.2f}",
+    rows = [[SET_TITLES.get(name, name), f"{s['fid']:.3f}", f"{s['kid']:.4g} ± {s['kid_se']:.2g}",
              *(f"{s[key]:.3f}" for key in SCORES[2:])] for name, s in scores.items()]
     return Table(f"Scores against the test split (feature network test accuracy {100 * accuracy:.2f}%; not Inception-FID)",
-                 ["images", "FID", "KID x 1000", "precision", "recall", "density", "coverage"], rows)
+                 ["images", "FID", "KID", "precision", "recall", "density", "coverage"], rows)
 
 
 def sample_grid(images: torch.Tensor, ncols: int, title: str, image_shape):

@@ -93,9 +93,9 @@ def format_scores(result: dict) -> str:
     net = result["feature_network"]
     lines = [f"generation scores against {result['reference']}, {result['images_per_set']:,} images per set; "
              f"feature network test accuracy {net['test_accuracy']:.2%}",
-             f"  {'set':<30} {'FID':>9} {'KID x1000':>16} {'precision':>9} {'recall':>7} {'density':>7} {'coverage':>8}"]
+             f"  {'set':<30} {'FID':>9} {'KID':>16} {'precision':>9} {'recall':>7} {'density':>7} {'coverage':>8}"]
     for name, s in result["scores"].items():
-        kid = f"{1000 * s['kid']:.2f} ± {1000 * s['kid_se']:.2f}"
+        kid = f"{s['kid']:.4g} ± {s['kid_se']:.2g}"
         lines.append(f"  {SET_TITLES.get(name, name):<30} {s['fid']:>9.3f} {kid:>16} {s['precision']:>9.3f} "
                      f"{s['recall']:>7.3f} {s['density']:>7.3f} {s['coverage']:>8.3f}")
     lines.append(f"  ({result['note']})")
