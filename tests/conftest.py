@@ -35,6 +35,14 @@ def real_fashion_dir() -> Path:
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Generation scores cache their feature networks under $AELAB_CACHE_DIR: in tests, never the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AELAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 def make_blobs_npz(path: Path, n_train: int = 256, n_test: int = 64, size: int = 28, channels: int = 1, seed: int = 0) -> Path:
     """A learnable toy dataset: each class is a bright square at its own place, plus noise."""
     rng = np.random.default_rng(seed)

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=1000)
     evaluate.add_argument("--nll-samples", type=int, metavar="K", help="also estimate log p(x) by importance sampling with K samples (VAEs)")
     evaluate.add_argument("--nll-subset", type=int, metavar="N", help="estimate it on the first N test images only")
+    evaluate.add_argument("--generation", action="store_true", help="also FID, KID, precision/recall, density/coverage of reconstructions and samples")
+    evaluate.add_argument("--generation-images", type=int, default=10_000, metavar="N", help="images per scored set (default 10000, at most the test split)")
 
     classify = sub.add_parser("classify", help="train a classifier from a run's encoder (probe, fine-tune or from scratch)")
     classify.add_argument("run", metavar="RUN")
@@ -175,14 +177,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from aelab import pipeline
+    from aelab.generation import GenerationConfig, format_scores
 
+    generation = GenerationConfig(count=args.generation_images) if args.generation else False
     metrics = pipeline.evaluate(args.run, device=args.device, batch_size=args.batch_size,
-                                nll_samples=args.nll_samples, nll_subset=args.nll_subset)
+                                nll_samples=args.nll_samples, nll_subset=args.nll_subset, generation=generation)
+    scores = metrics.pop("generation", None)
     for key, value in metrics.items():
         print(f"{key:>14}  {value:.6g}" if isinstance(value, float) else f"{key:>14}  {value}")
     if "log_px_iwae" in metrics:
         print(f"test log p(x) >= {metrics['log_px_iwae']:.2f} nats per image (IWAE bound, K = {metrics['nll_samples']} samples, "
               f"first {metrics['nll_images']:,} test images, binarize {metrics['nll_binarize']}); ELBO {metrics['elbo']:.2f} on the same images")
+    if scores:
+        print(format_scores(scores))
     return 0
 
 

@@ -7,7 +7,7 @@ import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -24,6 +24,9 @@ from aelab.models import Autoencoder, build_model
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
 from aelab.train import Splits, fit, make_optimizer, strip_images, write_epoch_files
+
+if TYPE_CHECKING:
+    from aelab.generation import GenerationConfig
 
 Log = Callable[[str], None]
 SAMPLE_GRID = 10  # prior samples written as a 10 x 10 grid
@@ -182,6 +185,7 @@ def evaluate(
     batch_size: int = 1000,
     nll_samples: int | None = None,
     nll_subset: int | None = None,
+    generation: bool | GenerationConfig = False,
 ) -> dict:
     """Reconstruction metrics of a run on its test split; also written to evaluation.json.
 
@@ -191,7 +195,7 @@ def evaluate(
     run = RunFiles(Path(run_dir)).require()
     config = load_config_file(run.config)
     device = resolve_device(device)
-    _, splits = prepare_data(config.data, config.train.seed)
+    dataset, splits = prepare_data(config.data, config.train.seed)
     model = load_model(run.root, device)
     metrics = {"split": "test", **reconstruction_metrics(model, splits.test, batch_size, device)}
     if nll_samples is not None:
@@ -199,6 +203,11 @@ def evaluate(
         view = require_vae(model).evaluation_view(test)
         metrics |= importance_sampled_log_likelihood(model, view, nll_samples, seed=config.train.seed, device=device)
         metrics["nll_binarize"] = model.config.binarize
+    if generation:
+        from aelab.generation import GenerationConfig, generation_scores  # scikit-learn and torchmetrics load only here
+
+        options = generation if isinstance(generation, GenerationConfig) else GenerationConfig()
+        metrics["generation"] = generation_scores(model, dataset, splits.train, splits.test, run, options, device=device)
     write_json(run.evaluation, metrics)
     return metrics
 

@@ -36,6 +36,7 @@ class RunFiles:
     strips = property(lambda self: self.root / "reconstructions")
     evaluation = property(lambda self: self.root / "evaluation.json")
     samples = property(lambda self: self.root / "samples.png")  # prior samples, where the model can sample
+    code_mixture = property(lambda self: self.root / "code_mixture.safetensors")  # the 'gmm' sampler's fit (aelab.generation)
     analysis_dir = property(lambda self: self.root / "analysis")  # one PNG per figure
     analysis_json = property(lambda self: self.root / "analysis.json")
     report = property(lambda self: self.root / "report.html")

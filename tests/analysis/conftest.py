@@ -42,7 +42,7 @@ class PriorModel:
 
     @staticmethod
     def attach(model) -> None:
-        model.sample = lambda n: model.decode(torch.randn(n, *model.code_shape))
+        model.sample = lambda n, generator=None: model.decode(torch.randn(n, *model.code_shape, generator=generator))
         model.can_sample = True
         model.encode_distribution = lambda x: (model.encode(x), torch.zeros_like(model.encode(x)))
 
