@@ -52,7 +52,7 @@ def main() -> None:
     from aelab.analysis.knn import nearest
     from aelab.analysis.latent_map import tsne
     from aelab.data import Split, batches, load_dataset
-    from aelab.pipeline import load_model
+    from aelab.loading import load_model
 
     data = load_dataset("fashion-mnist", args.data_dir)
     model = load_model(args.run)  # aelab's: channels_last for conv models

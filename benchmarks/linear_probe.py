@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 import aelab
 from aelab.classify import ClassifyConfig, classify
 from aelab.data import Split, batches
-from aelab.pipeline import prepare_data
+from aelab.loading import prepare_data
 
 
 def parse_args() -> argparse.Namespace:

@@ -14,14 +14,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "aelab"
 
-# (importing module, imported module) -> why it is allowed for now. A fixed one must go.
-KNOWN_EXCEPTIONS = {
-    ("aelab.analysis.context", "aelab.pipeline"): "TODO(engine rewrite): load_model, prepare_data move to the run folder, data/",
-    ("aelab.classify", "aelab.pipeline"): "TODO(engine rewrite): load_model, prepare_data, resolve_device move down",
-    ("aelab.classify", "aelab.train"): "TODO(engine rewrite): epoch_generator moves to the engine or data/",
-}
-
-
 @dataclass
 class Room:
     name: str
@@ -93,7 +85,7 @@ def test_the_map_is_read_and_names_only_rooms_it_defines():
 
 
 def violations(module: str, rooms: list[Room]) -> list[str]:
-    """Each import of `module` that its room may not make (known exceptions aside)."""
+    """Each import of `module` that its room may not make."""
     room = room_of(module, rooms)
     if room is None:
         return [f"{module} belongs to no room: add it to the map in CONTRIBUTING.md"]
@@ -101,7 +93,7 @@ def violations(module: str, rooms: list[Room]) -> list[str]:
     for target in sorted(imports_of(MODULES[module])):
         target_room = room_of(target, rooms)
         allowed = "*" in room.may_import or target_room is None or target_room.name in room.may_import | {room.name}
-        if not allowed and (module, target) not in KNOWN_EXCEPTIONS:  # an unmapped target fails in its own test
+        if not allowed:  # an unmapped target fails in its own test
             found.append(f"{module} (room {room.name}) imports {target} (room {target_room.name}); room {room.name} may import "
                          f"only {', '.join(sorted(room.may_import))}: move the code to its room, or change CONTRIBUTING.md's map")
     return found
@@ -110,12 +102,6 @@ def violations(module: str, rooms: list[Room]) -> list[str]:
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_every_module_has_a_room_and_imports_only_what_its_room_may(module):
     assert violations(module, ROOMS) == []
-
-
-@pytest.mark.parametrize("pair", sorted(KNOWN_EXCEPTIONS))
-def test_known_exceptions_are_still_needed(pair):
-    module, target = pair
-    assert target in imports_of(MODULES[module]), f"{module} no longer imports {target}: remove it from KNOWN_EXCEPTIONS"
 
 
 def test_a_narrower_map_is_broken_by_top_level_and_function_level_imports():

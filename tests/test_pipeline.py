@@ -10,7 +10,7 @@ import pytest
 from aelab.config import make_config
 from aelab.data import resolve_dataset_name
 from aelab.errors import DataError
-from aelab.pipeline import prepare_data
+from aelab.loading import prepare_data
 
 
 def test_a_users_data_path_is_recorded_absolute(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 import aelab
+import aelab.loading
 from aelab.errors import TrainingDiverged
 from aelab.models.conv_ae import ConvAutoencoder
 from tests.conftest import make_blobs_npz
@@ -44,7 +45,7 @@ def test_run_folder_holds_everything(blobs_npz, tmp_path):
     saved = json.loads((run / "config.json").read_text())
     assert saved["model"]["input_shape"] == [1, 28, 28] and saved["train"]["epochs"] == 2
     cfg = config(blobs_npz)
-    _, splits = aelab.pipeline.prepare_data(cfg.data, cfg.train.seed)  # the mean of the training split only
+    _, splits = aelab.loading.prepare_data(cfg.data, cfg.train.seed)  # the mean of the training split only
     assert saved["model"]["pixel_mean"] == [pytest.approx(splits.train.images.double().mean().item() / 255, abs=1e-6)]
     model = aelab.load_model(run)  # config.json + weights rebuild the model
     assert model.encode(torch.rand(2, 1, 28, 28)).shape == (2, 4)

@@ -32,7 +32,7 @@ _PUBLIC = {
     "train": "aelab.pipeline",
     "resume": "aelab.pipeline",
     "evaluate": "aelab.pipeline",
-    "load_model": "aelab.pipeline",
+    "load_model": "aelab.loading",
 }
 
 __all__ = sorted(_PUBLIC)
@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from aelab.config import RunConfig, make_config
     from aelab.data import list_datasets, load_dataset
     from aelab.errors import AelabError
+    from aelab.loading import load_model
     from aelab.models import Autoencoder, create_model, list_models
-    from aelab.pipeline import evaluate, load_model, resume, train
+    from aelab.pipeline import evaluate, resume, train
 
 
 def __getattr__(name: str) -> Any:

@@ -33,15 +33,14 @@ from tqdm.auto import tqdm
 
 from aelab.checks import DeviceName, PositiveFloat, PositiveInt, Seed
 from aelab.config import load_config_file
-from aelab.data import Split, batches
+from aelab.data import Split, batches, epoch_generator
 from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
 from aelab.io import write_json, write_text
+from aelab.loading import load_model, prepare_data
 from aelab.models import Autoencoder, build_model
-from aelab.pipeline import load_model, prepare_data
 from aelab.plots import save_loss_curves
 from aelab.run_files import RunFiles
-from aelab.train import epoch_generator
 from aelab.typed import checked
 
 Mode = Literal["probe", "fine-tune", "scratch"]

@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from aelab.checkpoint import load_checkpoint, load_weights
-from aelab.config import DataConfig, RunConfig, load_config_file
-from aelab.data import ImageDataset, load_dataset, split_validation
-from aelab.data.split import require_images
+from aelab.checkpoint import load_checkpoint
+from aelab.config import RunConfig, load_config_file
+from aelab.data import ImageDataset, Splits
 from aelab.engine import World, host_settings, joined, placed, resolve_device
 from aelab.errors import ConfigError
 from aelab.evaluate import reconstruction_metrics
 from aelab.io import write_json
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
+from aelab.loading import channel_means, load_model, prepare_data
 from aelab.models import Autoencoder, build_model
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
-from aelab.train import Splits, fit, make_optimizer, strip_images, write_epoch_files
+from aelab.train import fit, make_optimizer, strip_images, write_epoch_files
 
 if TYPE_CHECKING:
     from aelab.generation import GenerationConfig
@@ -143,39 +143,6 @@ def local_rank() -> int:
 
 def _silent(_: str) -> None:
     """The log of ranks other than 0."""
-
-
-def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
-    dataset = load_dataset(cfg.name, cfg.data_dir, download=cfg.download)
-    train_split, test_split = dataset.train, dataset.test
-    if cfg.train_subset is not None:
-        train_split = train_split.subset(slice(0, cfg.train_subset))
-    if cfg.test_subset is not None:
-        test_split = test_split.subset(slice(0, cfg.test_subset))
-    if cfg.val_fraction == 0:
-        require_images({"training": train_split, "test": test_split}, f"{dataset.name} at {dataset.location}")
-        return dataset, Splits(train_split, test_split, test_split, val_is_test=True)
-    train_split, val_split = split_validation(train_split, cfg.val_fraction, seed)
-    require_images({"training": train_split, "test": test_split, "validation": val_split}, f"{dataset.name} at {dataset.location}")
-    return dataset, Splits(train_split, val_split, test_split)
-
-
-def channel_means(images: torch.Tensor, chunk: int = 4096) -> tuple[float, ...]:
-    """Mean value per channel of uint8 images (N, C, H, W), in [0, 1], a chunk at a time
-    (a cast of the whole tensor would briefly double a large dataset's memory)."""
-    n, c, h, w = images.shape
-    sums = torch.zeros(c, dtype=torch.float64)
-    for start in range(0, n, chunk):
-        sums += images[start : start + chunk].sum(dim=(0, 2, 3), dtype=torch.float64)
-    return tuple(round(v, 6) for v in (sums / (n * h * w * 255)).tolist())
-
-
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> Autoencoder:
-    """The trained model of a run folder, in eval mode."""
-    run = RunFiles(Path(run_dir)).require()
-    model = build_model(load_config_file(run.config).model)
-    load_weights(model, run.weights)
-    return placed(model, device).eval()
 
 
 def evaluate(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 
 from aelab.checkpoint import save_checkpoint, save_weights
 from aelab.config import TrainConfig
-from aelab.data import Split, batches
+from aelab.data import Split, Splits, batches, epoch_generator
 from aelab.data.split import part_of
 from aelab.engine import Step, World, make_step
 from aelab.errors import DataError, TrainingDiverged
@@ -39,14 +38,6 @@ Log = Callable[[str], None]
 EVALUATION_NOISE_SEED = 0  # evaluation losses that sample (VAEs) draw the same noise every epoch
 
 
-@dataclass(frozen=True)
-class Splits:
-    train: Split
-    val: Split
-    test: Split
-    val_is_test: bool = False  # data.val_fraction = 0: the test split is watched, never selected on
-
-
 def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Adam:
     """Adam, fused into one kernel per parameter on CPUs and GPUs: the same update as the
     for-loop form (to float rounding), without PyTorch's per-parameter loop of small ops."""
@@ -54,11 +45,6 @@ def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Adam:
     return torch.optim.Adam(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused or None
     )
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The shuffle of one epoch, the same on every rank."""
-    return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
 def noise_generator(seed: int, epoch: int, rank: int, device: torch.device) -> torch.Generator:

@@ -112,7 +112,8 @@ def test_pooled_ae_learns_a_live_code_on_real_mnist(seed, tmp_path):
     """Issue 4: with PyTorch's default start this 2-number ReLU code died in every seed
     (all codes zero, the output one average digit or black); it must learn from any seed."""
     from aelab.config import make_config
-    from aelab.pipeline import load_model, prepare_data, train
+    from aelab.loading import load_model, prepare_data
+    from aelab.pipeline import train
     from tests.conftest import real_data_dir
 
     root = real_data_dir()

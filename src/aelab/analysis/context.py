@@ -27,7 +27,7 @@ from aelab.run_files import RunFiles
 class AnalysisContext:
     def __init__(self, run_dir: str | Path, *, device: str = "auto", batch_size: int = 1000, data_cache: dict | None = None):
         from aelab.engine import resolve_device
-        from aelab.pipeline import load_model, prepare_data
+        from aelab.loading import load_model, prepare_data
 
         self.run = RunFiles(Path(run_dir)).require()
         self.config: RunConfig = load_config_file(self.run.config)

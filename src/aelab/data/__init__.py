@@ -7,14 +7,16 @@ for x, y in batches(train, 128, generator=g, device="cuda"): ...
 
 from aelab.data.base import DatasetStatus
 from aelab.data.catalog import dataset_status, list_datasets, load_dataset, resolve_dataset_name
-from aelab.data.split import ImageDataset, Split, batches, split_validation
+from aelab.data.split import ImageDataset, Split, Splits, batches, epoch_generator, split_validation
 
 __all__ = [
     "DatasetStatus",
     "ImageDataset",
     "Split",
+    "Splits",
     "batches",
     "dataset_status",
+    "epoch_generator",
     "list_datasets",
     "load_dataset",
     "resolve_dataset_name",

@@ -50,6 +50,16 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Splits:
+    """The three splits a run uses: train, validation (carved from train) and test."""
+
+    train: Split
+    val: Split
+    test: Split
+    val_is_test: bool = False  # data.val_fraction = 0: the test split is watched, never selected on
+
+
+@dataclass(frozen=True)
 class ImageDataset:
     """Train and test splits of one dataset, with where its files came from."""
 
@@ -147,3 +157,8 @@ def _sliced(index: slice | torch.Tensor, within: slice) -> slice | torch.Tensor:
     if isinstance(index, slice):
         return slice(index.start + within.start, index.start + within.stop)
     return index[within]
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The shuffle of one epoch, the same on every rank (and for a resumed run)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
