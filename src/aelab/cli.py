@@ -16,6 +16,11 @@ from typing import Sequence
 
 from aelab.errors import AelabError
 
+
+def comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 # Flags that are shortcuts for config keys (`--set` reaches every key).
 CONFIG_FLAGS = {
     "model": ("model.name", str, "registered model name (see `aelab models`)"),
@@ -28,6 +33,7 @@ CONFIG_FLAGS = {
     "lr_schedule": ("train.lr_schedule", str, "constant, cosine or one-cycle (peaking at --lr)"),
     "seed": ("train.seed", int, "seed for initialisation, shuffling and the validation split"),
     "device": ("train.device", str, "auto, cpu, cuda, cuda:N or mps"),
+    "log": ("train.log", comma_list, "experiment trackers, comma-separated: tensorboard, mlflow (pip install 'aelab[tensorboard]', ...)"),
 }
 RESUME_FLAGS = ("epochs", "device")  # what may change when a run is resumed: neither alters its result
 

@@ -14,9 +14,9 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
-from aelab.checks import DeviceName, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
+from aelab.checks import Check, DeviceName, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
 from aelab.errors import ConfigError
 from aelab.schedule import Schedule
 from aelab.typed import build_dataclass, coerce
@@ -30,6 +30,16 @@ class DataConfig:
     train_subset: PositiveInt | None = None  # keep only the first N training images (quick runs)
     test_subset: PositiveInt | None = None
     download: bool = True
+
+
+def _known_trackers(names: list[str]) -> str | None:
+    from aelab.tracking import TRACKERS  # imported late: the backends' packages load only when a run logs to them
+
+    unknown = [n for n in names if n not in TRACKERS]
+    return f"names an unknown tracker {unknown[0]!r}: the trackers are {', '.join(TRACKERS.names())}" if unknown else None
+
+
+TrackerNames = Annotated[list[str], Check(rule=_known_trackers)]
 
 
 @dataclass
@@ -47,6 +57,8 @@ class TrainConfig:
     eval_batch_size: PositiveInt = 1000
     test_each_epoch: bool = True  # monitoring only: nothing is ever selected on test data
     strip_images: NonNegativeInt = 8  # images in the per-epoch reconstruction strip; 0 turns it off
+    log: TrackerNames = field(default_factory=list)  # experiment trackers: "tensorboard", "mlflow" (aelab/tracking)
+    log_every: PositiveInt = 50  # steps between the step losses sent to the trackers
 
 
 @dataclass

@@ -23,6 +23,7 @@ from aelab.loading import channel_means, load_model, prepare_data
 from aelab.models import Autoencoder, build_model
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
+from aelab.tracking import open_trackers, require_trackers
 from aelab.train import fit, make_optimizer, strip_images, write_epoch_files
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = 
         config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
     )
     build_model(config.model)  # a shape that does not fit fails here, before the folder exists
+    require_trackers(config.train.log)  # and a tracker that is not installed
     with joined(device.type) as world, run.owned() if world.is_main else nullcontext():
         if world.is_main:
             run.check_can_start()  # again, now that the folder is ours
@@ -64,6 +66,7 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, device: str | None
     changes = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None and v != getattr(config.train, k)}
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
     resolved = resolve_device(config.train.device, local_rank())
+    require_trackers(config.train.log)
     dataset, splits = prepare_data(config.data, config.train.seed)
     with joined(resolved.type) as world, run.owned() if world.is_main else nullcontext():
         if world.is_main and changes:
@@ -106,11 +109,15 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
     if model.loss_description():
         log(model.loss_description())
     start = time.perf_counter()
-    with host_settings(device):
-        history = fit(model, optimizer, on_device(splits, device), config.train, run, history, progress, log, world, step_state)
-    if world.is_main:
-        write_final_files(model, splits, config, run, device)
-        log(f"done in {time.perf_counter() - start:.1f} s: {run.root}")
+    with open_trackers(config.train.log, run, world.is_main) as trackers:
+        trackers.log_config(config.to_dict())
+        with host_settings(device):
+            history = fit(model, optimizer, on_device(splits, device), config.train, run, history, progress, log, world, step_state, trackers)
+        if world.is_main:
+            write_final_files(model, splits, config, run, device)
+            if trackers:
+                trackers.finish(reconstruction_metrics(model, splits.test, config.train.eval_batch_size, device))
+            log(f"done in {time.perf_counter() - start:.1f} s: {run.root}")
     return run.root
 
 

@@ -40,6 +40,8 @@ class RunFiles:
     analysis_dir = property(lambda self: self.root / "analysis")  # one PNG per figure
     analysis_json = property(lambda self: self.root / "analysis.json")
     report = property(lambda self: self.root / "report.html")
+    tensorboard = property(lambda self: self.root / "tensorboard")  # event files and the Embedding Projector's (aelab.tracking, aelab.export)
+    mlflow = property(lambda self: self.root / "mlflow")  # a local MLflow store: mlflow.db and artifacts (aelab.tracking)
     lock_file = property(lambda self: self.root / ".lock")  # held by the process that trains the run
 
     def strip(self, epoch: int) -> Path:

@@ -19,6 +19,7 @@ import math
 import time
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -33,6 +34,7 @@ from aelab.models import Autoencoder
 from aelab.plots import save_strip
 from aelab.run_files import RunFiles
 from aelab.schedule import learning_rate
+from aelab.tracking.base import NO_TRACKERS, Trackers
 
 Log = Callable[[str], None]
 EVALUATION_NOISE_SEED = 0  # evaluation losses that sample (VAEs) draw the same noise every epoch
@@ -64,8 +66,10 @@ def fit(
     log: Log = print,
     world: World | None = None,
     step_state: dict[str, Any] | None = None,
+    trackers: Trackers = NO_TRACKERS,
 ) -> list[dict]:
-    """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch."""
+    """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch
+    (and sending each epoch's metrics and strip to `trackers`, empty on ranks other than 0)."""
     history = list(history or [])
     world = world or World()
     device = next(model.parameters()).device
@@ -74,7 +78,7 @@ def fit(
     step.load_state_dict(step_state or {})
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
-            row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, run, world, progress)}
+            row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, run, world, progress, trackers)}
             row |= prefixed("val", split_means(model, val, cfg, device, world))
             if cfg.test_each_epoch and not splits.val_is_test:
                 row |= prefixed("test", split_means(model, test, cfg, device, world))
@@ -83,6 +87,7 @@ def fit(
                 save_checkpoint(run.checkpoint, model, optimizer, epoch, history, step.state_dict(), world.size)
                 write_epoch_files(run, model, history, strip_images(splits, cfg, device))
                 log(summary_line(row, cfg.epochs))
+                track_epoch(trackers, row, run)
     finally:
         step.close()
     return history
@@ -103,11 +108,31 @@ def write_epoch_files(run: RunFiles, model: Autoencoder, history: list[dict], st
             save_strip(strip, model(strip), run.strip(history[-1]["epoch"]))
 
 
-def timed_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, run: RunFiles, world: World, progress: bool) -> dict:
+def track_epoch(trackers: Trackers, row: dict, run: RunFiles) -> None:
+    """An epoch's metrics as `train/loss`, `val/mse`, ... (trackers group tags by the part before
+    the slash), and its reconstruction strip as written to the run folder."""
+    if not trackers:
+        return
+    epoch = row["epoch"]
+    trackers.log_metrics({metric_tag(k): v for k, v in row.items() if k != "epoch"}, epoch)
+    if run.strip(epoch).is_file():
+        from PIL import Image
+
+        with Image.open(run.strip(epoch)) as image:
+            trackers.log_image("reconstructions", np.asarray(image.convert("RGB")), epoch)
+
+
+def metric_tag(key: str) -> str:
+    prefix, _, rest = key.partition("_")
+    return f"{prefix}/{rest}" if prefix in ("train", "val", "test") and rest else f"time/{key}"
+
+
+def timed_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, run: RunFiles, world: World, progress: bool,
+                trackers: Trackers = NO_TRACKERS) -> dict:
     """Train one epoch: `train_*` means, seconds and images/s; stops on a NaN or infinite loss."""
     start = time.perf_counter()
     with step.training_pass():
-        terms = train_one_epoch(step, split, cfg, epoch, world, progress)
+        terms = train_one_epoch(step, split, cfg, epoch, world, progress, trackers)
     seconds = time.perf_counter() - start
     if not math.isfinite(terms["loss"]):
         kept = (f"The last good checkpoint (epoch {epoch - 1}) is kept in {run.root}" if epoch > 1
@@ -116,9 +141,12 @@ def timed_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, run: Run
     return {**prefixed("train", terms), "seconds": seconds, "images_per_s": len(split) / seconds}
 
 
-def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, world: World, progress: bool) -> dict[str, float]:
+def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, world: World, progress: bool,
+                    trackers: Trackers = NO_TRACKERS) -> dict[str, float]:
     """One pass over `split` (this rank's slice of each batch); the means of the loss and its
-    terms over every image of the epoch, added up over the ranks (one host sync per epoch)."""
+    terms over every image of the epoch, added up over the ranks (one host sync per epoch).
+    Every `cfg.log_every` steps the step's terms go to `trackers` (rank 0's slice under torchrun;
+    a host sync only then)."""
     step.model.train()
     device = next(step.model.parameters()).device
     noise = noise_generator(cfg.seed, epoch, world.rank, device)
@@ -136,6 +164,8 @@ def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, worl
         terms = step(x, noise, len(x) / batch_images)
         for name, value in terms.items():
             sums[name] = sums.get(name, 0) + value.double() * len(x)
+        if trackers and (first_step + i) % cfg.log_every == 0:
+            trackers.log_metrics({f"step/{k}": v.item() for k, v in terms.items()}, first_step + i)
         if not bar.disable:
             bar.update(batch_images)
             if i % 50 == 0:
