@@ -33,14 +33,21 @@ _PUBLIC = {
     "resume": "aelab.pipeline",
     "evaluate": "aelab.pipeline",
     "load_model": "aelab.loading",
+    "encode": "aelab.codes",
+    "Codes": "aelab.codes",
+    "analyze": "aelab.analysis",
+    "export_onnx": "aelab.export.to_onnx",
 }
 
 __all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:
+    from aelab.analysis import analyze
+    from aelab.codes import Codes, encode
     from aelab.config import RunConfig, make_config
     from aelab.data import list_datasets, load_dataset
     from aelab.errors import AelabError
+    from aelab.export.to_onnx import export_onnx
     from aelab.loading import load_model
     from aelab.models import Autoencoder, create_model, list_models
     from aelab.pipeline import evaluate, resume, train

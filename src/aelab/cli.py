@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--device", default="auto")
     classify.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    encode = sub.add_parser("encode", help="a split's codes, labels and class names as one .npz (posterior means and log-variances for VAEs)")
+    encode.add_argument("run", metavar="RUN")
+    encode.add_argument("--split", choices=["train", "val", "test", "all"], default="test", help="the run's own split (default test)")
+    encode.add_argument("--out", help="the .npz to write (default RUN/codes-SPLIT.npz)")
+    encode.add_argument("--device", default="cpu")
+
+    export = sub.add_parser("export", help="the encoder and decoder as ONNX files, or the test codes for TensorBoard's Embedding Projector")
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--format", choices=["onnx", "projector"], required=True,
+                        help="onnx: RUN/onnx/{encoder,decoder}.onnx, checked in onnxruntime; projector: RUN/tensorboard/ for `tensorboard --logdir RUN`")
+    export.add_argument("--out", help="folder to write into (default RUN/onnx or RUN/tensorboard)")
+    export.add_argument("--points", type=int, default=10000, help="projector: test images shown (default 10000)")
+
     datasets = sub.add_parser("datasets", help="list datasets and where their files were found")
     datasets.add_argument("--data-dir", help="also look in this folder")
 
@@ -209,6 +222,31 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encode(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from aelab.codes import encode
+
+    codes = encode(args.run, args.split, device=args.device)
+    path = codes.save(args.out or Path(args.run) / f"codes-{args.split}.npz")
+    print(f"wrote {path}: {codes.codes.shape[0]:,} codes of {codes.codes.shape[1]} numbers" + (" (+ log-variances)" if codes.logvar is not None else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        from aelab.export.to_onnx import export_onnx
+
+        result = export_onnx(args.run, args.out)
+        print(f"wrote {result.encoder} and {result.decoder}: onnxruntime matches PyTorch to {result.max_difference:.2g} (tolerance {result.tolerance:g})")
+    else:
+        from aelab.export.projector import export_projector
+
+        folder = export_projector(args.run, args.out, points=args.points)
+        print(f"wrote the Embedding Projector's files to {folder}: `tensorboard --logdir {folder}`, then the Projector tab")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from aelab.data import dataset_status, list_datasets
 
@@ -314,7 +352,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "datasets": cmd_datasets, "models": cmd_models,
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "classify": cmd_classify, "encode": cmd_encode, "export": cmd_export,
+            "datasets": cmd_datasets, "models": cmd_models,
             "analyses": cmd_analyses, "analyze": cmd_analyze, "compare": cmd_compare, "study": cmd_study,
             "explore": cmd_explore}
 
