@@ -299,7 +299,7 @@ def cmd_analyses(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from aelab.analysis import analyze
 
-    return failed_status(analyze(args.run, **analysis_options(args)).with_name("analysis.json"))
+    return failed_status(analyze(args.run, **analysis_options(args)).summary)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ def check(report, shot):
 
 
 def test_a_run_report_renders(runs, tmp_path):
-    check(analyze(runs["plane"], params=QUICK, device="cpu", log=lambda _: None), tmp_path / "report.png")
+    check(analyze(runs["plane"], params=QUICK, device="cpu", log=lambda _: None).report, tmp_path / "report.png")
 
 
 def test_a_comparison_report_renders(runs, tmp_path):

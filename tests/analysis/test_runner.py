@@ -16,7 +16,7 @@ QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_te
 
 @pytest.fixture(scope="module")
 def analysed(runs):
-    report = analyze(runs["vector"], params=QUICK, device="cpu", log=lambda _: None)
+    report = analyze(runs["vector"], params=QUICK, device="cpu", log=lambda _: None).report
     return report, json.loads((runs["vector"] / "analysis.json").read_text())
 
 
@@ -55,14 +55,38 @@ def test_a_failing_analysis_is_reported_and_the_others_still_run(runs, monkeypat
     status = main(["analyze", str(runs["plane"]), "--only", "traversals,summary", "--device", "cpu"])
     summary = json.loads((runs["plane"] / "analysis.json").read_text())
     assert status == 1 and "traversals" in capsys.readouterr().err
-    assert [a["error"] for a in summary["analyses"]] == ["RuntimeError: boom", None]
+    errors = {a["name"]: a["error"] for a in summary["analyses"]}
+    assert (errors["traversals"], errors["summary"]) == ("RuntimeError: boom", None)
     assert "This analysis failed: RuntimeError: boom" in (runs["plane"] / "report.html").read_text()
 
 
 def test_cli_analyze_with_a_parameter(runs):
     assert main(["analyze", str(runs["map"]), "--only", "latent_map", "--tsne-count", "30", "--device", "cpu"]) == 0
-    entry = json.loads((runs["map"] / "analysis.json").read_text())["analyses"][0]
+    (entry,) = [a for a in json.loads((runs["map"] / "analysis.json").read_text())["analyses"] if a["name"] == "latent_map"]
     assert entry["numbers"]["tsne_points"] == 30
+
+
+def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
+    run = runs["plane"]
+    analyze(run, only=["curves", "summary"], device="cpu", log=lambda _: None)
+    analyze(run, only=["latent_map"], params=QUICK, device="cpu", log=lambda _: None)
+    again = analyze(run, only=["summary"], device="cpu", log=lambda _: None)
+    entries = json.loads((run / "analysis.json").read_text())["analyses"]
+    names = [e["name"] for e in entries]
+    assert {"curves", "latent_map", "summary"} <= set(names) and len(names) == len(set(names))
+    assert names == [a.name for a in ordered_analyses() if a.name in names]  # report order
+    html = again.report.read_text()
+    assert all(f"id='{n}'" in html for n in ("curves", "latent_map", "summary"))
+    assert list(again.results) == ["summary"] and "was not run" in str(pytest.raises(KeyError, lambda: again["knn"]).value)
+
+
+def test_the_results_give_the_numbers_and_each_analysis_data(runs):
+    analyzed = analyze(runs["vector"], only=["latent_map", "class_means", "knn"], params=QUICK, device="cpu", log=lambda _: None)
+    tsne = analyzed["latent_map"].data["tsne"]
+    assert tsne.shape == (50, 2) and len(analyzed["latent_map"].data["tsne_labels"]) == 50
+    assert analyzed["class_means"].data["class_means"].shape == (4, 6)  # 4 classes, 6-d codes
+    per_class = analyzed["knn"].data["per_class_1nn"]
+    assert set(per_class) == set(analyzed["knn"].numbers["per_class_1nn_codes"]) and all(0 <= v <= 1 for v in per_class.values())
 
 
 def test_compare_puts_runs_side_by_side_on_shared_axes(runs, tmp_path):

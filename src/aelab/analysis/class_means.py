@@ -48,7 +48,7 @@ class ClassMeans(Analysis):
         if ctx.code_dim <= HEATMAP_MAX_DIMS:
             figures.append(("mean_codes", heatmap(means.numpy(), names)))
         table = Table("Distance between class-mean codes", ["", *short], [[n, *(f"{v:.2f}" for v in row)] for n, row in zip(short, distances.tolist())])
-        return AnalysisResult(numbers, figures, [table])
+        return AnalysisResult(numbers, figures, [table], data={"class_means": means.numpy(), "class_names": names})  # (K, D)
 
 
 def heatmap(means: np.ndarray, names: list[str]):

@@ -132,7 +132,8 @@ class LatentClassification(Analysis):
                       [[n, *(f"{100 * r['per_class'][c]:.1f}" for r in rows)] for c, n in enumerate(names)]
                       + [["all", *(f"{100 * r['accuracy']:.1f}" for r in rows)]])
         fig = accuracy_bars([(r["method"], r["per_class"], r["accuracy"]) for r in rows], names, 1 / n_classes)
-        return AnalysisResult(numbers, [("accuracy", fig)], [table], {"one_nn": rows[0], "names": names, "chance": 1 / n_classes})
+        data = {"one_nn": rows[0], "names": names, "chance": 1 / n_classes, "per_class_1nn": numbers["per_class_1nn_codes"], "methods": rows}
+        return AnalysisResult(numbers, [("accuracy", fig)], [table], data)
 
     def combine(self, results):
         if len(results) < 2:

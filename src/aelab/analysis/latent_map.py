@@ -69,7 +69,9 @@ class LatentMap(Analysis):
             "silhouette_tsne": separation(embedded, panels[0][2], seed),
             "silhouette_pca": separation(projected, labels, seed),
         }
-        return AnalysisResult(numbers, [("map", draw(panels, ctx.class_names))], data={"kind": "embedding", "panels": panels, "class_names": ctx.class_names})
+        data = {"kind": "embedding", "panels": panels, "class_names": ctx.class_names,
+                "tsne": embedded, "tsne_labels": panels[0][2], "pca": projected, "labels": labels}  # (n, 2), (N, 2) coordinates
+        return AnalysisResult(numbers, [("map", draw(panels, ctx.class_names))], data=data)
 
     def plane(self, ctx, codes, labels, what, seed) -> AnalysisResult:
         at_zero = (codes == 0).mean(0)

@@ -1,8 +1,13 @@
 """`aelab analyze`: run the analyses that fit a run, time each, write PNGs,
-analysis.json and report.html into the run folder."""
+analysis.json and report.html into the run folder.
+
+With `only`, the analyses named are added to the run's analysis.json (or replace their earlier
+entries) and the others already there are kept, so a report grows one analysis at a time.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
@@ -34,6 +39,23 @@ class Outcome:
         return {"name": a.name, "title": a.title, "note": a.note, "seconds": round(self.seconds, 3), "error": self.error,
                 "figures": self.files, "numbers": jsonable(r.numbers) if r else {},
                 "tables": [t.to_dict() for t in r.tables] if r else []}
+
+
+@dataclass
+class Analyzed:
+    """What `analyze` returns: the files it wrote, and the results of the analyses it ran, by name
+    (`analyzed["knn"].numbers`, `analyzed["latent_map"].data["tsne"]`)."""
+
+    report: Path
+    summary: Path  # analysis.json
+    results: dict[str, AnalysisResult]
+    errors: dict[str, str]  # name -> the error of each analysis that failed
+
+    def __getitem__(self, name: str) -> AnalysisResult:
+        if name in self.results:
+            return self.results[name]
+        why = f"failed ({self.errors[name]})" if name in self.errors else "was not run (not asked for, or it does not fit the run)"
+        raise KeyError(f"analysis {name!r} {why}; results: {', '.join(self.results) or 'none'}")
 
 
 def select(only: Iterable[str] | None, skip: Iterable[str] | None, params: dict[str, dict] | None) -> list[Analysis]:
@@ -70,8 +92,9 @@ def save_figures(figures: list[tuple[str, Figure]], folder: Path, prefix: str) -
 
 
 def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict] | None = None,
-            device: str = "auto", log: Log = print) -> Path:
-    """Run every analysis that fits the run; return the path of its report.html."""
+            device: str = "auto", log: Log = print) -> Analyzed:
+    """Run every analysis that fits the run (or those in `only`, keeping the others already in
+    its analysis.json); write the PNGs, analysis.json and report.html; return the results."""
     params = dict(params or {})
     chosen = select(only, skip, params)
     ctx = AnalysisContext(run_dir, device=device)
@@ -89,13 +112,32 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
             outcome.seconds += time.perf_counter() - start
         log(f"{analysis.name:<15} {outcome.seconds:6.2f} s" + (f"  FAILED: {outcome.error}" if outcome.error else ""))
         outcomes.append(outcome)
-    write_json(ctx.run.analysis_json, summary(ctx, outcomes))
+    kept = earlier_entries(ctx.run.analysis_json, {o.analysis.name for o in outcomes}, log) if only else []
+    write_json(ctx.run.analysis_json, summary(ctx, outcomes, kept))
     from aelab.report import write_report
 
     report = write_report(ctx.run.root)
     log("shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
     log(f"report: {report}")
-    return report
+    return Analyzed(report, ctx.run.analysis_json, {o.analysis.name: o.result for o in outcomes if o.result},
+                    {o.analysis.name: o.error for o in outcomes if o.error})
+
+
+def earlier_entries(path: Path, replaced: set[str], log: Log) -> list[dict]:
+    """The entries of an earlier analysis.json that this one does not replace."""
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["analyses"]
+        return [e for e in entries if e["name"] not in replaced]
+    except (ValueError, KeyError, TypeError):
+        log(f"{path} could not be read: it is written anew with this run's analyses only")
+        return []
+
+
+def report_position(entry: dict) -> tuple:
+    """Where an analysis.json entry goes in the report: its analysis' order (unknown ones last)."""
+    return (ANALYSES.get(entry["name"]).order, entry["name"]) if entry["name"] in ANALYSES else (math.inf, entry["name"])
 
 
 def run_summary(ctx: AnalysisContext) -> dict:
@@ -107,11 +149,12 @@ def run_summary(ctx: AnalysisContext) -> dict:
             "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device)}
 
 
-def summary(ctx: AnalysisContext, outcomes: list[Outcome]) -> dict:
+def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[dict] | None = None) -> dict:
+    entries = sorted([*(kept or []), *(o.to_dict() for o in outcomes)], key=report_position)
     return {"kind": "analysis", "created": time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
             "shared_seconds": {k: round(v, 3) for k, v in ctx.timings.items()},
-            "total_seconds": round(sum(ctx.timings.values()) + sum(o.seconds for o in outcomes), 3),
-            "analyses": [o.to_dict() for o in outcomes]}
+            "total_seconds": round(sum(ctx.timings.values()) + sum(e.get("seconds") or 0 for e in entries), 3),
+            "analyses": entries}
 
 
 def jsonable(value: Any) -> Any:

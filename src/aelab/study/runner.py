@@ -189,9 +189,9 @@ class StudyRunner:
 
         wanted = self.wanted("analysis", run=run)
         self.log(f"== analyze {run}: {', '.join(sorted(wanted))} ==")
-        report = analyze(self.run_dir(run), skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params,
+        analyzed = analyze(self.run_dir(run), skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params,
                          device=self.device, log=self.log)
-        return read_json(report.with_name("analysis.json"))
+        return read_json(analyzed.summary)
 
     def comparison(self, runs: list[str]) -> tuple[Path, dict]:
         key = tuple(runs)
