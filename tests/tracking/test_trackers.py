@@ -74,3 +74,27 @@ def test_ranks_other_than_0_log_nothing(tmp_path):
 
     assert not open_trackers(["tensorboard"], RunFiles(tmp_path), is_main=False)
     assert not (tmp_path / "tensorboard").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="this torch build has no torch.distributed")
+def test_under_torchrun_only_rank_0_logs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tests.conftest import make_blobs_npz
+
+    data = make_blobs_npz(tmp_path / "blobs.npz", n_train=128, n_test=32)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "aelab", "train",
+               "--dataset", str(data), "--epochs", "2", "--log", "tensorboard", "--no-progress", "--out", str(run),
+               "--set", "model.channels=[4,4]", "--set", "train.batch_size=32", "--set", "data.val_fraction=0", "--set", "train.log_every=1"]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (events_file,) = (run / "tensorboard").glob("events.out.tfevents.*")  # one writer: rank 0's
+    events = EventAccumulator(str(events_file)).Reload()
+    assert [e.step for e in events.Scalars("val/loss")] == [1, 2]
+    assert [e.step for e in events.Scalars("step/loss")] == list(range(8))  # each step once, not once per rank
