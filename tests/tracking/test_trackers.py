@@ -90,8 +90,9 @@ def test_under_torchrun_only_rank_0_logs(tmp_path):
     data = make_blobs_npz(tmp_path / "blobs.npz", n_train=128, n_test=32)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "aelab", "train",
-               "--dataset", str(data), "--epochs", "2", "--log", "tensorboard", "--no-progress", "--out", str(run),
+               "--dataset", str(data), "--epochs", "2", "--set", 'train.log=["tensorboard"]', "--no-progress", "--out", str(run),
                "--set", "model.channels=[4,4]", "--set", "train.batch_size=32", "--set", "data.val_fraction=0", "--set", "train.log_every=1"]
+    # --set, not --log: torchrun's own parser takes `--log` for an abbreviation of its --log-dir
     done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     (events_file,) = (run / "tensorboard").glob("events.out.tfevents.*")  # one writer: rank 0's
