@@ -299,7 +299,10 @@ def cmd_analyses(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from aelab.analysis import analyze
 
-    return failed_status(analyze(args.run, **analysis_options(args)).summary)
+    failed = sorted(analyze(args.run, **analysis_options(args)).errors)  # this call's, not those kept from before
+    if failed:
+        print(f"aelab: {len(failed)} analysis(es) failed: {', '.join(failed)} (see the report)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
