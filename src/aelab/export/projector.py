@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from aelab.errors import AelabError
+from aelab.io import atomic_path, write_text
 
 SPRITE_MAX_PIXELS = 8192  # the Projector draws a sprite sheet of at most 8192 x 8192 pixels
 
@@ -43,12 +44,13 @@ def export_projector(run_dir: str | Path, out: str | Path | None = None, *, poin
     n = min(points, len(codes.codes), (SPRITE_MAX_PIXELS // max(splits.test.images.shape[-2:])) ** 2)
     if n < 1:
         raise AelabError(f"{run.root} has no test images to show: the Projector needs at least one.")
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savetxt(folder / "codes.tsv", codes.codes[:n], delimiter="\t", fmt="%.6g")
     labels = codes.labels[:n] if codes.labels is not None else None
     lines = ["label\tclass"] + ([f"{y}\t{codes.class_names[y]}" for y in labels] if labels is not None else ["-\t-"] * n)
-    (folder / "metadata.tsv").write_text("\n".join(lines) + "\n")
-    Image.fromarray(sprite(splits.test.images[:n].numpy())).save(folder / "sprite.png")
+    with atomic_path(folder / "codes.tsv") as tmp:
+        np.savetxt(tmp, codes.codes[:n], delimiter="\t", fmt="%.6g")
+    write_text(folder / "metadata.tsv", "\n".join(lines) + "\n")
+    with atomic_path(folder / "sprite.png") as tmp:
+        Image.fromarray(sprite(splits.test.images[:n].numpy())).save(tmp, format="PNG")
     settings = projector.ProjectorConfig()
     embedding = settings.embeddings.add()
     embedding.tensor_name = f"{run.root.name} test codes"
