@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from aelab.data.base import DatasetStatus, PathLike
+from aelab.data.policy import UNCHANGED, ImagePolicy
 from aelab.data.split import ImageDataset
 from aelab.errors import DataError
 
@@ -134,7 +135,9 @@ class Downloadable:
     def name(self) -> str:
         return self.alias or self.files.name
 
-    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
+    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True,
+             policy: ImagePolicy = UNCHANGED) -> ImageDataset:
+        policy.refuse(f"dataset {self.name!r}")
         if not download:  # with downloads allowed, a new --data-dir is where they go
             check_data_dir(data_dir)
         search = locate(self.files, search_roots(data_dir))
