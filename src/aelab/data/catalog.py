@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 # Importing a dataset module registers it.
-from aelab.data import cifar, image_folder, mnist, npz  # noqa: F401
+from aelab.data import celeba, cifar, image_folder, mnist, npz  # noqa: F401
 from aelab.data.base import DATASETS, DatasetEntry, DatasetStatus, PathLike
 from aelab.data.policy import UNCHANGED, ImagePolicy
 from aelab.data.split import ImageDataset

@@ -43,6 +43,11 @@ CHUNK = 2048  # files decoded per round: bounds the decoded images held at once
 Decode = Callable[[Path], tuple[np.ndarray, str]]  # file -> (H, W, C) uint8 and the sha256 of its bytes
 
 
+def policy_record(policy: ImagePolicy) -> dict:
+    """The policy as index.json holds it (tuples become lists), so that the two compare equal."""
+    return json.loads(json.dumps(dataclasses.asdict(policy)))
+
+
 def cache_folder(source: Path, policy: ImagePolicy) -> Path:
     base = Path(os.environ.get(CACHE_ENV) or cache_root())
     key = json.dumps({"source": str(source.resolve()), "policy": dataclasses.asdict(policy)}, sort_keys=True)
@@ -74,7 +79,7 @@ def usable_index(folder: Path, source: Path, stats: list[list], policy: ImagePol
     """The cache's index if it is whole and matches the files (refreshed where only mtimes moved), else None."""
     try:
         index = json.loads((folder / INDEX).read_text())
-        whole = (index["version"] == VERSION and index["policy"] == dataclasses.asdict(policy)
+        whole = (index["version"] == VERSION and index["policy"] == policy_record(policy)
                  and (folder / IMAGES).stat().st_size == math.prod(index["shape"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -124,7 +129,7 @@ def build(folder: Path, source: Path, files: list[Path], stats: list[list], poli
         bar.close()
         out.flush()
         del out
-    index = {"version": VERSION, "policy": dataclasses.asdict(policy), "shape": list(shape),
+    index = {"version": VERSION, "policy": policy_record(policy), "shape": list(shape),
              "files": [[*s, d] for s, d in zip(stats, digests)]}
     write_json(folder / INDEX, index)
     return index
