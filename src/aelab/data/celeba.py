@@ -37,6 +37,7 @@ class CelebAFiles:
     partition: str = "list_eval_partition.txt"
     partition_md5: str = "d32c9cbf5e040fd4025c592c306e6668"
     url: str = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+    hint: str = "CelebA is never downloaded for you (Google Drive asks a person to confirm): fetch the two files by hand."
 
     def inventory(self, folder: Path) -> tuple[list[str], list[str]]:
         has_images = (folder / self.images).is_dir() or (folder / self.archive).is_file()
