@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from aelab.data.policy import ImagePolicy
 from aelab.data.sources import cache_root
 from aelab.errors import DataError
-from aelab.io import atomic_path, storage_errors, write_json
+from aelab.io import STORAGE_ERRNOS, atomic_path, storage_errors, write_json
 
 VERSION = 1
 CACHE_ENV = "AELAB_CACHE_DIR"
@@ -59,14 +59,14 @@ def cached_images(source: Path, files: list[Path], policy: ImagePolicy, decode: 
     """(N, C, H, W) uint8, memory-mapped: `files` (under `source`) decoded with `decode`, built when
     the cache is missing, damaged or older than the files, else read back from it."""
     folder = cache_folder(source, policy)
-    with storage_errors(folder):
-        folder.mkdir(parents=True, exist_ok=True)
     stats = [file_stat(source, path) for path in files]
-    with open(folder / LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
-        index = usable_index(folder, source, stats, policy)
-        if index is None:
-            index = build(folder, source, files, stats, policy, decode, workers, progress)
+    with storage_errors(folder / IMAGES, STORAGE_ERRNOS):  # a read-only or full cache folder: an error naming it, no traceback
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+            index = usable_index(folder, source, stats, policy)
+            if index is None:
+                index = build(folder, source, files, stats, policy, decode, workers, progress)
     return mapped(folder / IMAGES, tuple(index["shape"]))
 
 
