@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from aelab.checks import Check, DeviceName, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
+from aelab.checks import Check, DeviceName, ImageSize, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Seed, UnitInterval
 from aelab.errors import ConfigError
 from aelab.schedule import Schedule
 from aelab.typed import build_dataclass, coerce
@@ -30,6 +30,10 @@ class DataConfig:
     train_subset: PositiveInt | None = None  # keep only the first N training images (quick runs)
     test_subset: PositiveInt | None = None
     download: bool = True
+    # Image folders of mixed sizes and modes, brought to one shape as they are decoded (aelab/data/policy.py)
+    image_size: ImageSize | None = None  # (h, w); None: the images' own size, which must then agree
+    fit: Literal["resize", "crop", "pad"] = "resize"  # stretch; centre-crop the longer side; pad it with black
+    channels: Literal[1, 3] | None = None  # grey or RGB; None: the images' own, which must then agree
 
 
 def _known_trackers(names: list[str]) -> str | None:

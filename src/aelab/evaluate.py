@@ -29,7 +29,7 @@ def loss_sums(model: Autoencoder, split: Split, batch_size: int, device: torch.d
 def reconstruction_metrics(model: Autoencoder, split: Split, batch_size: int, device: torch.device) -> dict[str, float]:
     """MSE and BCE per pixel and per image, and PSNR (mean over images, peak value 1)."""
     model.eval()
-    n_pixels = math.prod(split.images.shape[1:])
+    n_pixels = math.prod(split.image_shape)
     totals = {"mse": 0.0, "bce": 0.0, "psnr": 0.0}
     for x, _ in batches(split, batch_size, device=device):
         x_hat = model(x).clamp(0, 1)

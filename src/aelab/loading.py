@@ -8,7 +8,7 @@ import torch
 
 from aelab.checkpoint import load_weights
 from aelab.config import DataConfig, load_config_file
-from aelab.data import ImageDataset, Splits, load_dataset, split_validation
+from aelab.data import ImageDataset, ImagePolicy, Split, Splits, load_dataset, split_validation
 from aelab.data.split import require_images
 from aelab.engine import placed
 from aelab.models import Autoencoder, build_model
@@ -17,7 +17,8 @@ from aelab.run_files import RunFiles
 
 def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
     """The dataset and its training, validation and test splits, as the config and seed cut them."""
-    dataset = load_dataset(cfg.name, cfg.data_dir, download=cfg.download)
+    policy = ImagePolicy(cfg.image_size, cfg.fit, cfg.channels)
+    dataset = load_dataset(cfg.name, cfg.data_dir, download=cfg.download, policy=policy)
     train_split, test_split = dataset.train, dataset.test
     if cfg.train_subset is not None:
         train_split = train_split.subset(slice(0, cfg.train_subset))
@@ -31,13 +32,14 @@ def prepare_data(cfg: DataConfig, seed: int) -> tuple[ImageDataset, Splits]:
     return dataset, Splits(train_split, val_split, test_split)
 
 
-def channel_means(images: torch.Tensor, chunk: int = 4096) -> tuple[float, ...]:
-    """Mean value per channel of uint8 images (N, C, H, W), in [0, 1], a chunk at a time
-    (a cast of the whole tensor would briefly double a large dataset's memory)."""
-    n, c, h, w = images.shape
+def channel_means(split: Split, chunk: int = 4096) -> tuple[float, ...]:
+    """Mean value per channel of a split's uint8 images, in [0, 1], a chunk at a time
+    (a cast of the whole tensor would briefly double a large dataset's memory, and a
+    memory-mapped one is never read whole)."""
+    n, (c, h, w) = len(split), split.image_shape
     sums = torch.zeros(c, dtype=torch.float64)
     for start in range(0, n, chunk):
-        sums += images[start : start + chunk].sum(dim=(0, 2, 3), dtype=torch.float64)
+        sums += split.pixels(slice(start, start + chunk)).sum(dim=(0, 2, 3), dtype=torch.float64)
     return tuple(round(v, 6) for v in (sums / (n * h * w * 255)).tolist())
 
 

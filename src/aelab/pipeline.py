@@ -43,7 +43,7 @@ def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = 
     device = resolve_device(config.train.device, local_rank())
     run.check_can_start()
     dataset, splits = prepare_data(config.data, config.train.seed)
-    pixel_mean = channel_means(splits.train.images)
+    pixel_mean = channel_means(splits.train)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
     )
@@ -138,7 +138,7 @@ def on_device(splits: Splits, device: torch.device) -> Splits:
     if device.type != "cuda":
         return splits
     free, _ = torch.cuda.mem_get_info(device)
-    if splits.train.images.nbytes > free / 4:
+    if splits.train.nbytes > free / 4:
         return splits
     return dataclasses.replace(splits, train=splits.train.to(device))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from aelab.errors import AelabError
-from aelab.io import write_text
+from aelab.io import lock_file, write_text
 
 # What a run folder may hold before its config.json exists (a start that stopped early).
 OWN_BEFORE_CONFIG = (".lock",)
@@ -89,7 +88,7 @@ class RunFiles:
         ends, however it ends, so a crash never leaves a stale one."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.lock_file, "a+") as handle:
-            if not _try_lock(handle):
+            if not lock_file(handle, wait=False):
                 handle.seek(0)
                 owner = handle.read().strip() or "another process"
                 raise AelabError(f"{self.root} is being trained by {owner}: wait for it to finish, or stop it, "
@@ -115,23 +114,3 @@ class RunFiles:
 
 def _is_temporary(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
-
-
-def _try_lock(handle) -> bool:
-    """An exclusive, non-blocking lock on an open file (flock on POSIX, msvcrt on Windows)."""
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False

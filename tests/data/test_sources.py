@@ -25,7 +25,7 @@ def entry(tmp_path: Path) -> Downloadable:
 
 
 def test_registry_names():
-    assert list_datasets() == ["cifar10", "fashion-mnist", "image-folder", "mnist", "mnist-test-split", "npz"]
+    assert list_datasets() == ["celeba", "cifar10", "fashion-mnist", "image-folder", "mnist", "mnist-test-split", "npz"]
     with pytest.raises(ConfigError, match="did you mean 'mnist'"):
         load_dataset("mnsit")
 

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from aelab.data.policy import ImagePolicy
 from aelab.data.split import ImageDataset
 from aelab.registry import Registry
 
@@ -27,11 +28,12 @@ class DatasetStatus:
 
 
 class DatasetEntry(Protocol):
-    """A registered dataset: loads itself, and reports whether it can be loaded offline."""
+    """A registered dataset: loads itself (its images brought to one shape by `policy`, or a clear
+    error where they come in a fixed shape), and reports whether it can be loaded offline."""
 
     name: str
 
-    def load(self, data_dir: PathLike | None, *, download: bool, verify: bool) -> ImageDataset: ...
+    def load(self, data_dir: PathLike | None, *, download: bool, verify: bool, policy: ImagePolicy) -> ImageDataset: ...
 
     def status(self, data_dir: PathLike | None) -> DatasetStatus: ...
 

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 # Importing a dataset module registers it.
-from aelab.data import cifar, image_folder, mnist, npz  # noqa: F401
+from aelab.data import celeba, cifar, image_folder, mnist, npz  # noqa: F401
 from aelab.data.base import DATASETS, DatasetEntry, DatasetStatus, PathLike
+from aelab.data.policy import UNCHANGED, ImagePolicy
 from aelab.data.split import ImageDataset
 from aelab.errors import DataError
 
@@ -17,14 +18,16 @@ def list_datasets() -> list[str]:
 
 
 def load_dataset(
-    name: str, data_dir: PathLike | None = None, *, download: bool = True, verify: bool = True
+    name: str, data_dir: PathLike | None = None, *, download: bool = True, verify: bool = True,
+    policy: ImagePolicy = UNCHANGED,
 ) -> ImageDataset:
     """The dataset `name`, from local files or (if allowed) a verified download.
 
     `name` may also be a path: a folder loads as 'image-folder', an .npz file as 'npz'.
+    `policy` brings image folders of mixed sizes and modes to one shape.
     """
     entry, data_dir = resolve(name, data_dir)
-    return entry.load(data_dir, download=download, verify=verify)
+    return entry.load(data_dir, download=download, verify=verify, policy=policy)
 
 
 def dataset_status(name: str, data_dir: PathLike | None = None) -> DatasetStatus:

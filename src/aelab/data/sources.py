@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from aelab.data.base import DatasetStatus, PathLike
+from aelab.data.policy import UNCHANGED, ImagePolicy
 from aelab.data.split import ImageDataset
 from aelab.errors import DataError
 
@@ -129,12 +130,16 @@ class Downloadable:
 
     files: FileSet
     alias: str | None = None  # register under this name; files are still looked for under files.name
+    reshapes: bool = False  # files.read takes an ImagePolicy (photos of any size); else one fixed shape
 
     @property
     def name(self) -> str:
         return self.alias or self.files.name
 
-    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
+    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True,
+             policy: ImagePolicy = UNCHANGED) -> ImageDataset:
+        if not self.reshapes:
+            policy.refuse(f"dataset {self.name!r}")
         if not download:  # with downloads allowed, a new --data-dir is where they go
             check_data_dir(data_dir)
         search = locate(self.files, search_roots(data_dir))
@@ -148,6 +153,8 @@ class Downloadable:
             except DataError as err:
                 raise DataError(f"{err}\n{missing_message(self.files, search, data_dir)}") from None
         try:
+            if self.reshapes:
+                return self.files.read(folder, verify=verify, policy=policy)
             return self.files.read(folder, verify=verify)
         except DataError as err:
             raise DataError(f"cannot load dataset {self.name!r}: {err}") from None

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Callable
 
 from aelab.data.base import DatasetStatus, PathLike
+from aelab.data.policy import UNCHANGED, ImagePolicy
 from aelab.data.split import ImageDataset, Split, split_validation
 from aelab.errors import DataError
 
 TEST_FRACTION = 1 / 6
 TEST_SEED = 0
 
-Reader = Callable[[Path], tuple[Split, Split, tuple[str, ...]]]  # -> (train, test, class names)
+Reader = Callable[..., tuple[Split, Split, tuple[str, ...]]]  # (path[, policy]) -> (train, test, class names)
 
 
 def carve_test(split: Split) -> tuple[Split, Split]:
@@ -33,15 +34,19 @@ class UserData:
     reader: Reader
     expects: str  # e.g. 'a folder of PNG/JPEG images', for messages
     suffix: str | None = None  # a file with this suffix, or a folder when None
+    reshapes: bool = False  # the reader applies an ImagePolicy (its second argument)
 
     def accepts(self, path: Path) -> bool:
         if self.suffix is None:
             return path.is_dir()
         return path.is_file() and path.suffix.lower() == self.suffix
 
-    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True) -> ImageDataset:
+    def load(self, data_dir: PathLike | None, *, download: bool = True, verify: bool = True,
+             policy: ImagePolicy = UNCHANGED) -> ImageDataset:
         path = self.check_path(data_dir)
-        train, test, class_names = self.reader(path)
+        if not self.reshapes:
+            policy.refuse(self.expects)
+        train, test, class_names = self.reader(path, policy) if self.reshapes else self.reader(path)
         return ImageDataset(self.name, train, test, class_names, str(path))
 
     def status(self, data_dir: PathLike | None) -> DatasetStatus:
