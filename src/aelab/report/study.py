@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from aelab.report.html import config_table, details, error, img, numbers_table_many, page, table_html, tables_block, write_page
+from aelab.report.html import STUDY_PAGE, columns_for, config_table, details, error, img, numbers_table_many, page, table_html, tables_block, write_page
 
 
 def write_study_report(out_dir: str | Path) -> Path:
@@ -19,7 +19,7 @@ def write_study_report(out_dir: str | Path) -> Path:
 def render_study(data: dict, root: Path) -> str:
     sections = [question_section(i, q, root) for i, q in enumerate(data["questions"], 1)]
     sections.append(runs_section(data["runs"]))
-    return page(f"aelab study: {data['title']}", header(data), "".join(sections), footer(data), width=1280)
+    return page(f"aelab study: {data['title']}", header(data), "".join(sections), footer(data), width=STUDY_PAGE)
 
 
 def header(data: dict) -> str:
@@ -68,7 +68,7 @@ def panels_html(panels: list[dict], root: Path, captions: str | None) -> str:
         cells.append(f"<div><h4>{escape(p['label'])}</h4>{inner}</div>")
     if not cells:
         return ""
-    cols = 1 if len(cells) == 1 else min(len(cells), 3)
+    cols = columns_for([root / f for p in panels if not p.get("skipped") and not p.get("error") for f in p["figures"]], len(cells), STUDY_PAGE)
     return f"<div class='runs' style='--cols:{cols}'>{''.join(cells)}</div>"
 
 
