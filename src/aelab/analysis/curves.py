@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -9,20 +11,25 @@ from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analys
 from aelab.analysis.figures import RUN_COLOURS, figure
 
 SPLITS = ("train", "val", "test")
-BOOKKEEPING = {"epoch", "seconds", "images_per_s"}
 WIDTH = 6.5  # inches: every run's curves figure is as wide, so side by side their text is the same size
 TERM_NAMES = {"rec": "reconstruction", "kl": "KL", "nelbo": "−ELBO", "mse": "MSE", "bce": "BCE", "mmd": "MMD", "active": "active share"}
 
 
 def loss_terms(history: list[dict]) -> list[str]:
-    """Names of the loss terms logged besides the total, e.g. ['kl', 'mse']."""
-    keys = {k.split("_", 1)[1] for row in history for k in row if k.startswith(("val_", "test_"))}
-    return sorted(keys - {"loss"})
+    """Names of the loss terms logged besides the total, e.g. ['kl', 'rec']; a term that is the
+    total itself (an AE's 'mse', a VAE's 'nelbo' at beta = 1) is left out: it would repeat it."""
+    keys = {k.split("_", 1)[1] for row in history for k in row if k.startswith(("val_", "test_"))} - {"loss"}
+    return sorted(k for k in keys if not same_as_loss(history, k))
+
+
+def same_as_loss(history: list[dict], term: str) -> bool:
+    pairs = [(r[f"{s}_{term}"], r[f"{s}_loss"]) for r in history for s in SPLITS if f"{s}_{term}" in r and f"{s}_loss" in r]
+    return bool(pairs) and all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12) for a, b in pairs)
 
 
 def loss_name(history: list[dict]) -> str:
     """What the run's loss is, for an axis: '−ELBO (nats per image)' or 'MSE per pixel'."""
-    terms = loss_terms(history)
+    terms = {k.split("_", 1)[1] for row in history for k in row if "_" in k}
     if "nelbo" in terms:
         return "loss: −ELBO (nats per image)"
     named = [t for t in terms if t in ("mse", "bce")]
@@ -63,9 +70,10 @@ class TrainingCurves(Analysis):
             for term in terms:
                 axes[1].plot(*series(history, f"{prefix}_{term}"), marker="o", ms=4, label=TERM_NAMES.get(term, term))
             style(axes[1], f"its terms ({prefix} split)")
-        last = history[-1]
-        numbers = {"epochs": last["epoch"], "training_seconds": sum(r.get("seconds", 0.0) for r in history)}
-        numbers |= {k: v for k, v in last.items() if k not in BOOKKEEPING and isinstance(v, (int, float))}
+        last, held = history[-1], held_out(history)
+        numbers = {"epochs": last["epoch"], "training_seconds": sum(r.get("seconds", 0.0) for r in history),
+                   "last_train_loss": last.get("train_loss"), f"last_{held}_loss": last.get(f"{held}_loss")}
+        # the rest of the last epoch is the table's last row, and in metrics.jsonl
         epochs, val = series(history, "val_loss")
         if val:
             numbers["best_val_epoch"] = epochs[min(range(len(val)), key=val.__getitem__)]
@@ -126,7 +134,7 @@ def epoch_table(history: list[dict]) -> Table:
     keys = [f"{s}_loss" for s in SPLITS if any(f"{s}_loss" in r for r in history)]
     keys += [f"{prefix}_{t}" for t in loss_terms(history)]
     labels = [column_label(key) for key in keys]
-    rows = [[r["epoch"], *(fmt(r.get(k)) for k in keys), fmt(r.get("seconds"))] for r in history]
+    rows = [[r["epoch"], *(fmt(r.get(k)) for k in keys), "" if r.get("seconds") is None else f"{r['seconds']:.2f}"] for r in history]
     return Table("Metrics per epoch", ["epoch", *labels, "seconds"], rows)
 
 

@@ -103,9 +103,10 @@ def three_ways(prefix: str, train, train_labels, test, test_labels, n_classes: i
 @register_analysis
 class LatentClassification(Analysis):
     name, title, order = "knn", "Classification in latent space", 80
-    note = ("The code was learned without labels, yet nearby codes often share a class. Solid bars: 1-NN, k-NN and a linear "
-            "probe on the codes; hatched: 1-NN on the raw pixels of the same images, which the code should approach with far "
-            "fewer numbers; dashed line: chance. The table has every classifier on codes and on pixels.")
+    note = ("The code was learned without labels, yet nearby codes often share a class. Solid bars: classifiers on the codes "
+            "(one run: 1-NN, k-NN and a linear probe; runs compared: each run's 1-NN); hatched: 1-NN on the raw pixels of the "
+            "same images, which the code should approach with far fewer numbers; dashed line: chance. The numbers have every "
+            "classifier on codes and on pixels.")
 
     def applies(self, ctx) -> bool:
         return ctx.labelled and len(ctx.train) > 0

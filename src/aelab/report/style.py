@@ -30,6 +30,7 @@ table { border-collapse: collapse; margin: 10px 0; font-size: 0.88rem; font-vari
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: #f2f4f8; font-weight: 600; }
 td.num { text-align: right; }
+td { max-width: 24em; }
 tr.diff td { background: #fff8e1; }
 .tables { display: flex; flex-wrap: wrap; gap: 10px 32px; align-items: flex-start; }
 .scroll { overflow-x: auto; max-width: 100%; }
