@@ -115,7 +115,7 @@ def missing_message(files: FileSet, search: Search, data_dir: PathLike | None, d
         reason = f"dataset {files.name!r} is incomplete in {'; '.join(search.partial)}"
     else:
         reason = f"dataset {files.name!r} was not found"
-    reason += f" and could not be downloaded ({download_error})." if download_error else " (downloads are off)."
+    reason += f" and could not be downloaded ({download_error})." if download_error else ", and downloads are off."
     looked = [entry for entry in search.looked if entry.split(" (")[0].endswith(f"/{files.name}")] or search.looked
     fix = f"Fix: pass --data-dir (or set {ENV_VAR}) to a folder with {files.wanted()}"
     fix += ", or connect to the network and run it again." if download_error else \
