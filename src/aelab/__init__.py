@@ -33,6 +33,7 @@ _PUBLIC = {
     "resume": "aelab.pipeline",
     "evaluate": "aelab.pipeline",
     "load_model": "aelab.loading",
+    "run_study": "aelab.study",
 }
 
 __all__ = sorted(_PUBLIC)
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from aelab.loading import load_model
     from aelab.models import Autoencoder, create_model, list_models
     from aelab.pipeline import evaluate, resume, train
+    from aelab.study import run_study
 
 
 def __getattr__(name: str) -> Any:

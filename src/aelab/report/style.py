@@ -56,5 +56,7 @@ footer { color: var(--muted); font-size: 0.9rem; padding: 8px 0 40px; }
   .runs { grid-template-columns: minmax(0, 1fr); }
   .tables { display: block; }
   th, td { padding: 3px 6px; }
+  p, li, h1, h2, h3, h4, blockquote { overflow-wrap: anywhere; }
+  table { display: block; overflow-x: auto; max-width: 100%; }
 }
 """
