@@ -112,13 +112,13 @@ set = {{ train = {{ batch_size = 32 }} }}
 def test_missing_mnist_falls_back_and_missing_cifar_is_skipped_loudly(tiny_recipe, tmp_path):
     report, lines = quiet_run(str(tiny_recipe), tmp_path / "out", data_dir=str(tmp_path / "empty"))
     data = json.loads(report.with_name("study.json").read_text())
-    assert data["dataset"].endswith("blobs.npz") and "mnist could not be loaded" in data["notes"][0]
+    assert data["dataset"].endswith("blobs.npz") and data["notes"][0].startswith("--data-dir") and "therefore runs on" in data["notes"][0]
     assert "cifar10 is not available here" in data["notes"][1]
     assert [r["status"] for r in data["runs"]] == ["trained", "skipped"]
     html = report.read_text()
     assert html.count("class='warn'") >= 3 and "Skipped:" in html  # quick banner, two notes, the skipped comparison
     assert "This analysis failed" not in html  # a skipped part is not an error
-    assert any("NOTE: mnist could not be loaded" in line for line in lines)
+    assert any("is not an existing folder" in line and "This study therefore runs on" in line for line in lines)
 
 
 def test_runs_are_reused_resumed_and_never_mixed_with_another_config(tiny_recipe, tmp_path):
@@ -139,7 +139,7 @@ def test_runs_are_reused_resumed_and_never_mixed_with_another_config(tiny_recipe
 
 
 def test_an_explicit_missing_dataset_fails_naming_the_alternatives(tiny_recipe, tmp_path):
-    with pytest.raises(DataError, match="--dataset mnist or fashion-mnist"):
+    with pytest.raises(DataError, match=r"instead run with --dataset fashion-mnist\.$"):  # never the one that just failed
         quiet_run(str(tiny_recipe), tmp_path / "out", dataset="mnist", data_dir=str(tmp_path / "empty"))
     with pytest.raises(ConfigError, match="only for: mnist, fashion-mnist"):
         quiet_run(str(tiny_recipe), tmp_path / "out", dataset="cifar10")

@@ -37,6 +37,7 @@ _PUBLIC = {
     "Codes": "aelab.codes",
     "analyze": "aelab.analysis",
     "export_onnx": "aelab.export.to_onnx",
+    "run_study": "aelab.study",
 }
 
 __all__ = sorted(_PUBLIC)
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from aelab.loading import load_model
     from aelab.models import Autoencoder, create_model, list_models
     from aelab.pipeline import evaluate, resume, train
+    from aelab.study import run_study
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,9 @@ encoder without its last layer that has weights, and whatever follows that
 layer (its activation and pooling): seed 001's "replace the last conv layer
 (and its activation and pooling) by a dense layer".
 
-Modes: `probe` freezes the trunk (a linear probe on the features), `fine-tune`
+Modes: `probe` freezes the trunk (a linear probe on the features; since a frozen trunk
+gives the same features every epoch, they are computed once and the head alone trains
+on them: seconds instead of an encoder pass per image per epoch), `fine-tune`
 trains trunk and head, `scratch` trains the same network from random weights
 with the same budget, for comparison with `fine-tune`. Each epoch logs the
 training loss (mean over the epoch's steps) and the val/test loss and accuracy;
@@ -122,12 +124,17 @@ def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress
         f"{classifier.head.in_features:,} features -> {n_classes} classes, "
         f"{sum(p.numel() for p in classifier.parameters() if p.requires_grad):,} trainable parameters")
     watched = {"test": splits.test} if splits.val_is_test else {"val": splits.val, "test": splits.test}
+    frozen = cfg.mode == "probe"
+    if frozen:  # the trunk's features never change: compute them once, train the head on them
+        features = {name: encoded(classifier.trunk, split, device) for name, split in {"train": splits.train, **watched}.items()}
+    net = classifier.head if frozen else classifier
     history = []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        row = {"epoch": epoch, **train_epoch(classifier, optimizer, splits.train, cfg, epoch, device, progress)}
+        train_data = features["train"] if frozen else splits.train
+        row = {"epoch": epoch, **train_epoch(net, optimizer, train_data, cfg, epoch, device, progress)}
         for name, split in watched.items():
-            row |= {f"{name}_{k}": v for k, v in accuracy_and_loss(classifier, split, device).items()}
+            row |= {f"{name}_{k}": v for k, v in accuracy_and_loss(net, features[name] if frozen else split, device).items()}
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
@@ -141,14 +148,38 @@ def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress
     return summary
 
 
-def train_epoch(classifier: EncoderClassifier, optimizer, split: Split, cfg: ClassifyConfig, epoch: int, device, progress: bool) -> dict:
+Features = tuple[torch.Tensor, torch.Tensor]  # (N, F) float features and (N,) labels, on the device
+
+
+@torch.inference_mode()
+def encoded(trunk: nn.Module, split: Split, device, batch_size: int = 1000) -> Features:
+    """A frozen trunk's features of every image of `split`, once."""
+    trunk.eval()
+    parts = [(trunk(x), y) for x, y in batches(split, batch_size, device=device)]
+    return torch.cat([f for f, _ in parts]).clone(), torch.cat([y for _, y in parts]).clone()  # clone: usable outside inference mode
+
+
+def batches_of(data: Split | Features, batch_size: int, generator: torch.Generator | None, device):
+    """(x, y) batches of images (a Split) or of precomputed features, shuffled iff `generator`."""
+    if isinstance(data, Split):
+        yield from batches(data, batch_size, generator=generator, device=device)
+        return
+    x, y = data
+    order = torch.randperm(len(x), generator=generator) if generator is not None else torch.arange(len(x))
+    for start in range(0, len(x), batch_size):
+        index = order[start : start + batch_size].to(x.device)
+        yield x[index], y[index]
+
+
+def train_epoch(net: nn.Module, optimizer, data: Split | Features, cfg: ClassifyConfig, epoch: int, device, progress: bool) -> dict:
     """One pass; returns the mean training loss and accuracy over the epoch's steps."""
-    classifier.train()
+    net.train()
+    n = len(data) if isinstance(data, Split) else len(data[0])
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
-    for x, y in batches(split, cfg.batch_size, generator=epoch_generator(cfg.seed, epoch), device=device):
-        logits = classifier(x)
+    bar = tqdm(total=n, desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False, disable=None if progress else True)
+    for x, y in batches_of(data, cfg.batch_size, epoch_generator(cfg.seed, epoch), device):
+        logits = net(x)
         loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,18 +188,19 @@ def train_epoch(classifier: EncoderClassifier, optimizer, split: Split, cfg: Cla
         correct += (logits.argmax(1) == y).sum()
         bar.update(len(x))
     bar.close()
-    return {"train_loss": (loss_sum / len(split)).item(), "train_accuracy": correct.item() / len(split)}
+    return {"train_loss": (loss_sum / n).item(), "train_accuracy": correct.item() / n}
 
 
 @torch.inference_mode()
-def accuracy_and_loss(classifier: nn.Module, split: Split, device, batch_size: int = 1000) -> dict:
-    classifier.eval()
-    loss_sum, correct = 0.0, 0
-    for x, y in batches(split, batch_size, device=device):
-        logits = classifier(x)
+def accuracy_and_loss(net: nn.Module, data: Split | Features, device, batch_size: int = 1000) -> dict:
+    net.eval()
+    loss_sum, correct, n = 0.0, 0, 0
+    for x, y in batches_of(data, batch_size, None, device):
+        logits = net(x)
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
-    return {"loss": loss_sum / len(split), "accuracy": correct / len(split)}
+        n += len(x)
+    return {"loss": loss_sum / n, "accuracy": correct / n}
 
 
 def _class_count(class_names: tuple[str, ...], train: Split) -> int:

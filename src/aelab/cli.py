@@ -204,9 +204,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = metrics.pop("generation", None)
     for key, value in metrics.items():
         print(f"{key:>14}  {value:.6g}" if isinstance(value, float) else f"{key:>14}  {value}")
+    print("psnr_db is the mean over test images of each image's PSNR (peak 1), not the PSNR of the mean MSE")
     if "log_px_iwae" in metrics:
         print(f"test log p(x) >= {metrics['log_px_iwae']:.2f} nats per image (IWAE bound, K = {metrics['nll_samples']} samples, "
-              f"first {metrics['nll_images']:,} test images, binarize {metrics['nll_binarize']}); ELBO {metrics['elbo']:.2f} on the same images")
+              f"first {metrics['nll_images']:,} test images, binarised: {metrics['nll_binarize']}); ELBO {metrics['elbo']:.2f} on the same images")
     if scores:
         print(format_scores(scores))
     return 0

@@ -21,6 +21,7 @@ from aelab.io import write_json
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
 from aelab.loading import channel_means, load_model, prepare_data
 from aelab.models import Autoencoder, build_model
+from aelab.models.binarize import evaluation_binarization
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
 from aelab.tracking import open_trackers, require_trackers
@@ -176,7 +177,7 @@ def evaluate(
         test = splits.test if nll_subset is None else splits.test.subset(slice(0, nll_subset))
         view = require_vae(model).evaluation_view(test)
         metrics |= importance_sampled_log_likelihood(model, view, nll_samples, seed=config.train.seed, device=device)
-        metrics["nll_binarize"] = model.config.binarize
+        metrics["nll_binarize"] = evaluation_binarization(model.config.binarize)  # what was scored, not the training mode
     if generation:
         from aelab.generation import GenerationConfig, generation_scores  # scikit-learn and torchmetrics load only here
 

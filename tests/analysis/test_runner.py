@@ -99,7 +99,7 @@ def test_compare_puts_runs_side_by_side_on_shared_axes(runs, tmp_path):
     assert by_name["curves"]["combined_figures"] and by_name["knn"]["combined_figures"]
     assert all(len(a["runs"]) == 2 and all(r["figures"] for r in a["runs"]) for a in data["analyses"])
     html = report.read_text()
-    assert "two-d" in html and "six-d" in html and "1nn on codes" in html
+    assert "two-d" in html and "six-d" in html and "1-NN on codes" in html
 
 
 def test_compare_of_two_plane_codes_shares_the_axes(contexts):

@@ -67,7 +67,7 @@ def test_missing_and_partial_files_give_a_clear_error(tmp_path: Path, entry):
     with pytest.raises(DataError) as err:
         entry.load(tmp_path / "mine", download=False)
     message = str(err.value)
-    assert f"{tmp_path / 'mine' / NAME} (has train-labels-idx1-ubyte" in message
+    assert message.startswith(f"dataset {NAME!r} is incomplete in {tmp_path / 'mine' / NAME} (has train-labels-idx1-ubyte")
     assert f"missing {IMAGES}" in message
     assert f"{tmp_path / 'cache' / 'aelab' / NAME} (user cache)" in message
     assert f"{tmp_path / 'system' / NAME} (system folder)" in message
@@ -134,7 +134,8 @@ def test_corrupted_download_raises_and_leaves_nothing(tmp_path: Path):
     with pytest.raises(DataError) as err:
         entry.load(None)
     assert "checksum mismatch" in str(err.value) and "expected md5" in str(err.value)
-    assert "could not download" in str(err.value) and "not found" in str(err.value)
+    assert "not found and could not be downloaded" in str(err.value)
+    assert "\n" not in str(err.value) and str(err.value).count("Fix:") == 1  # one paragraph, one fix
     target = tmp_path / "cache" / "aelab" / NAME
     assert not any(p.name.startswith(f"{IMAGES}") or p.name.startswith(".") for p in target.iterdir())
 

@@ -30,6 +30,7 @@ class PageReport:
     errors: list[str]  # console errors, uncaught exceptions, failed loads
     images: list[list]  # [complete, naturalWidth, naturalHeight] per <img>
     screenshot: bytes  # PNG of the whole page
+    scroll_width: int = 0  # the document's width in CSS px: above the window's, the page scrolls sideways
 
 
 class DevTools:
@@ -85,7 +86,7 @@ class DevTools:
         os.close(self._events)
 
 
-def open_page(binary: str, path: Path, width: int = 1300, timeout: float = 60) -> PageReport:
+def open_page(binary: str, path: Path, width: int = 1300, timeout: float = 60, mobile: bool = False) -> PageReport:
     with tempfile.TemporaryDirectory() as user_dir:
         tools = DevTools(binary, user_dir)
         try:
@@ -93,12 +94,13 @@ def open_page(binary: str, path: Path, width: int = 1300, timeout: float = 60) -
             session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 tools.send(f"{domain}.enable", session=session)
-            tools.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session)
+            tools.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}, session)
             tools.send("Page.navigate", {"url": path.resolve().as_uri()}, session)
             tools.wait(lambda m: m.get("method") == "Page.loadEventFired", timeout)
             images = json.loads(tools.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session)["result"]["value"])
+            scroll = tools.send("Runtime.evaluate", {"expression": "document.documentElement.scrollWidth", "returnByValue": True}, session)
             shot = tools.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session, timeout)
-            return PageReport(errors(tools.events), images, base64.b64decode(shot["data"]))
+            return PageReport(errors(tools.events), images, base64.b64decode(shot["data"]), scroll["result"]["value"])
         finally:
             tools.close()
 

@@ -60,7 +60,7 @@ def test_report_is_self_contained_and_escaped(run_folder):
     assert "<script" not in html and not re.search(r"(src|href)=['\"]?https?:", html)
     assert html.count("data:image/png;base64,") == 1
     assert "Demo &lt;b&gt;" in html and "npz &lt;&amp;&gt;" in html
-    assert "per class.a" in html and "long" not in html.split("Numbers")[1].split("</table>")[0]  # long lists stay in the JSON
+    assert "per class: a" in html and "long" not in html.split("Numbers")[1].split("</table>")[0]  # long lists stay in the JSON
     assert "look here" in html and "encode test" in html
 
 

@@ -2,14 +2,15 @@
 the same axes as the codes' scatter (seed 001, exercise 5).
 
 The plane is the code itself for a 2-D code; otherwise two chosen dimensions
-(others at the mean code) or the top two principal directions. Its range is the
-test codes' observed range, or the prior's 5%..95% quantiles for VAEs.
+(others at the mean code) or the top two principal directions. Its range is where
+the test codes are, their smallest to largest value on each axis, for every model: a
+VAE's codes are not bound to its prior's quantiles (a 5%..95% grid left a quarter of
+them outside), and the figure says the range it drew.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 import torch
@@ -19,7 +20,6 @@ from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, mosaic, scatter_by_class, show
 from aelab.checks import NonNegativeInt, PositiveInt
 
-PRIOR_QUANTILES = (0.05, 0.95)
 SCATTER_POINTS = 5000
 
 
@@ -64,20 +64,17 @@ class DecoderGrid(Analysis):
         codes = ctx.test_codes.numpy().astype(np.float64)
         plane = choose_plane(codes, ctx.variational, dims)
         uv = plane.project(codes)
-        if ctx.variational:
-            lo, hi = (NormalDist().inv_cdf(q) for q in PRIOR_QUANTILES)
-            ranges = [(lo, hi), (lo, hi)]
-            source = f"prior quantiles {PRIOR_QUANTILES[0]:.0%}..{PRIOR_QUANTILES[1]:.0%}"
-        else:
-            ranges = [(float(uv[:, k].min()), float(uv[:, k].max())) for k in (0, 1)]
-            source = "observed range of the test codes"
+        ranges = [(float(uv[:, k].min()), float(uv[:, k].max())) for k in (0, 1)]
+        ranges = [(lo, hi) if hi > lo else (lo - 0.5, hi + 0.5) for lo, hi in ranges]  # a collapsed axis still gets a plane
+        source = (f"the test codes' smallest to largest values, {plane.labels[0]} {ranges[0][0]:.2g}..{ranges[0][1]:.2g}, "
+                  f"{plane.labels[1]} {ranges[1][0]:.2g}..{ranges[1][1]:.2g}")
         us, vs = (np.linspace(*ranges[k], size) for k in (0, 1))
         grid = np.array([[u, v] for v in vs[::-1] for u in us])  # rows from top (high v) to bottom
         images = ctx.decode(torch.from_numpy(plane.lift(grid)).float())
         du, dv = (np.diff(ranges[k])[0] / max(size - 1, 1) for k in (0, 1))
         extent = [ranges[0][0] - du / 2, ranges[0][1] + du / 2, ranges[1][0] - dv / 2, ranges[1][1] + dv / 2]
         labels = None if ctx.test.labels is None else ctx.test.labels.numpy()
-        fig = figure(13.5, 6.6)
+        fig = figure(11.5, 5.8)
         left, right = fig.subplots(1, 2, sharex=True, sharey=True)
         scatter_by_class(left, uv[:SCATTER_POINTS], None if labels is None else labels[:SCATTER_POINTS], ctx.class_names, size=5)
         show(right, mosaic(images, size), extent=extent, ticks=True)
@@ -89,7 +86,7 @@ class DecoderGrid(Analysis):
         left.set_ylabel(plane.labels[1])
         left.grid(alpha=0.25)
         class_legend(fig, left)
-        fig.suptitle(f"plane: {plane.description}; range: {source}", fontsize=10)
+        fig.suptitle(f"plane: {plane.description}\nrange: {source}", fontsize=10)
         inside = ((uv[:, 0] >= extent[0]) & (uv[:, 0] <= extent[1]) & (uv[:, 1] >= extent[2]) & (uv[:, 1] <= extent[3])).mean()
         numbers = {"size": size, "plane": plane.description, "range_source": source,
                    "u_range": list(ranges[0]), "v_range": list(ranges[1]), "fraction_of_test_codes_inside": float(inside)}

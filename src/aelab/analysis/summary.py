@@ -63,6 +63,21 @@ def trace(model, input_shape, device) -> list[Layer]:
     return layers
 
 
+def off_the_path(model: nn.Module, traced: list[Layer]) -> list[Layer]:
+    """Parameters that encode-then-decode never runs (a VAE's log-variance head, a learned
+    sigma): listed too, so the parts add up to the model's total."""
+    seen = {layer.name for layer in traced}
+    part = lambda name: next((p for p in ("encoder", "decoder") if name.startswith(p)), "other")  # noqa: E731
+    out = [Layer(part(n), n, f"{describe(m)} (off the code path: used by the loss)", (), sum(p.numel() for p in m.parameters()))
+           for n, m in leaves(model) if n not in seen and any(True for _ in m.parameters())]
+    for owner, module in model.named_modules():
+        if list(module.children()):  # a parameter held by a module that is not a layer
+            for n, p in module.named_parameters(recurse=False):
+                name = f"{owner}.{n}" if owner else n
+                out.append(Layer(part(name), name, "parameter (off the code path: used by the loss)", tuple(p.shape), p.numel()))
+    return out
+
+
 def merge_activations(layers: list[Layer]) -> list[Layer]:
     """'Conv2d 5x5 /2, 32 ch' + 'ReLU' -> one box 'Conv2d 5x5 /2, 32 ch + ReLU'."""
     names = {cls.__name__ for cls in ACTIVATION_TYPES}
@@ -87,13 +102,18 @@ class ModelSummary(Analysis):
 
     def run(self, ctx) -> AnalysisResult:
         layers = trace(ctx.model, ctx.image_shape, ctx.device)
+        extra = off_the_path(ctx.model, layers)
+        listed = [x for x in layers if x.part == "encoder"] + [x for x in extra if x.part == "encoder"]
+        listed += [x for x in layers if x.part == "decoder"] + [x for x in extra if x.part != "encoder"]
         total = sum(p.numel() for p in ctx.model.parameters())
-        per_part = {p: sum(layer.params for layer in layers if layer.part == p) for p in ("encoder", "decoder")}
+        per_part = {p: sum(layer.params for layer in listed if layer.part == p) for p in ("encoder", "decoder", "other")}
         table = Table("Layers in the order they run", ["part", "layer", "type", "output shape", "parameters"],
-                      [[layer.part, layer.name, layer.kind, fmt_shape(layer.shape), f"{layer.params:,}"] for layer in layers]
+                      [[layer.part, layer.name, layer.kind, fmt_shape(layer.shape) or "–", f"{layer.params:,}"] for layer in listed]
                       + [["", "total", "", "", f"{total:,}"]])
         numbers = {"parameters": total, "encoder_parameters": per_part["encoder"], "decoder_parameters": per_part["decoder"],
                    "input_shape": list(ctx.image_shape), "code_shape": list(ctx.code_shape), "layers": len(layers)}
+        if per_part["other"]:
+            numbers["other_parameters"] = per_part["other"]
         return AnalysisResult(numbers, [("flow", flow_chart(merge_activations(layers), ctx.image_shape, ctx.code_shape))], [table])
 
 

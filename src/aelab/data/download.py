@@ -32,12 +32,9 @@ def download(urls: Sequence[str], dest: Path, md5: str | None) -> None:
                     check_digest(url, "md5", md5, file_digest(tmp, "md5"))
             return
         except FETCH_ERRORS as err:
-            failures.append(f"{url}: {err}")
-    raise DataError(
-        f"could not download {dest.name} into {dest.parent}. Tried: {'; '.join(failures)}. "
-        f"Fix: check the network connection, or put {dest.name} in {dest.parent} yourself, "
-        "or pass --data-dir to a folder that has the files"
-    )
+            failures.append(str(getattr(err, "reason", err)))  # URLError's reason: 'Name or service not known'
+    mirrors = f"{len(urls)} mirrors" if len(urls) > 1 else "its mirror"
+    raise DataError(f"{dest.name} from {mirrors}: {'; '.join(dict.fromkeys(failures))}")  # one reason when all alike
 
 
 def fetch(url: str, dest: Path, label: str) -> None:

@@ -109,19 +109,20 @@ def download_folder(name: str, data_dir: PathLike | None) -> Path:
     return data_dir if data_dir.name == name else data_dir / name
 
 
-def missing_message(files: FileSet, search: Search, data_dir: PathLike | None) -> str:
-    lines = [f"dataset {files.name!r} not found."]
+def missing_message(files: FileSet, search: Search, data_dir: PathLike | None, download_error: str | None = None) -> str:
+    """One short paragraph: what is wrong (incomplete here, not found, the download failed and why),
+    where it looked, and the fix; the reason comes first, in one sentence, so a note can quote it."""
     if search.partial:
-        lines.append(f"Incomplete copies: {'; '.join(search.partial)}.")
-    lines.append(f"Looked in: {', '.join(search.looked)}.")
-    lines.append(
-        f"Fix: download it from {files.origin()} into {download_folder(files.name, data_dir)} (done for you "
-        f"when downloads are allowed; needs network), or pass --data-dir (or set {ENV_VAR}) to a folder with "
-        f"{files.wanted()}."
-    )
-    if getattr(files, "hint", ""):
-        lines.append(files.hint)
-    return "\n".join(lines)
+        reason = f"dataset {files.name!r} is incomplete in {'; '.join(search.partial)}"
+    else:
+        reason = f"dataset {files.name!r} was not found"
+    reason += f" and could not be downloaded ({download_error})." if download_error else ", and downloads are off."
+    looked = [entry for entry in search.looked if entry.split(" (")[0].endswith(f"/{files.name}")] or search.looked
+    fix = f"Fix: pass --data-dir (or set {ENV_VAR}) to a folder with {files.wanted()}"
+    fix += ", or connect to the network and run it again." if download_error else \
+        f", or allow downloads (from {files.origin()}, into {download_folder(files.name, data_dir)})."
+    hint = f" {files.hint}" if getattr(files, "hint", "") else ""
+    return f"{reason} Looked in {', '.join(looked)}. {fix}{hint}"
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Downloadable:
             try:
                 self.files.fetch(folder, verify=verify)
             except DataError as err:
-                raise DataError(f"{err}\n{missing_message(self.files, search, data_dir)}") from None
+                raise DataError(missing_message(self.files, search, data_dir, download_error=str(err))) from None
         try:
             if self.reshapes:
                 return self.files.read(folder, verify=verify, policy=policy)

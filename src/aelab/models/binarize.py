@@ -34,6 +34,11 @@ def binarize_batch(x: torch.Tensor, mode: Binarize, generator: torch.Generator |
     return x
 
 
+def evaluation_binarization(mode: Binarize) -> str:
+    """How `evaluation_split` scores images, for the record: a dynamic model is scored on one fixed draw."""
+    return {"none": "none (grey values)", "static": f"static (x > {THRESHOLD})"}.get(mode, f"one fixed draw (seed {EVAL_BINARIZATION_SEED})")
+
+
 def evaluation_split(split: Split, mode: Binarize) -> Split:
     """The split as a model with this binarisation is scored on: uint8 0/255 images, fixed."""
     if mode == "none":

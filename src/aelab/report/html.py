@@ -17,6 +17,10 @@ from aelab.io import write_text
 from aelab.report.style import CSS
 
 SHORT_LIST = 4  # lists and mappings up to this long are shown in a numbers table; longer ones stay in the JSON
+RUN_PAGE, COMPARISON_PAGE, STUDY_PAGE = 1180, 1500, 1280  # page widths (px)
+PAGE_MARGINS = 110  # the page's padding and a section's, both sides (style.py)
+PANEL_GAP = 18  # px between side-by-side panels (.runs in style.py)
+MOST_SHRINK = 0.75  # a figure set beside others keeps at least this share of its own size
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -45,7 +49,7 @@ def render_run(data: dict, root: Path) -> str:
         sections.append(section(i, a, body))
     sections.append(f'<section id="config"><h2>Configuration</h2>{config_table([data["config"]], [name])}</section>')
     head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data['analyses'])}"
-    return page(f"aelab report: {name}", head, "".join(sections), timing_footer(data), width=1180)
+    return page(f"aelab report: {name}", head, "".join(sections), timing_footer(data), width=RUN_PAGE)
 
 
 def render_comparison(data: dict, root: Path) -> str:
@@ -57,7 +61,8 @@ def render_comparison(data: dict, root: Path) -> str:
         for label, r in zip(labels, a["runs"]):
             inner = "<p class='meta'>does not apply</p>" if r is None else (error(r) or "".join(img(root / f, "") for f in r["figures"]))
             cells.append(f"<div><h3>{escape(label)}</h3>{inner}</div>")
-        body += f"<div class='runs' style='--cols:{min(len(labels), 3)}'>{''.join(cells)}</div>"
+        paths = [root / f for r in a["runs"] if r for f in r["figures"]]
+        body += f"<div class='runs' style='--cols:{columns_for(paths, len(labels), COMPARISON_PAGE)}'>{''.join(cells)}</div>"
         numbers = [{} if r is None else r["numbers"] for r in a["runs"]]
         body += tables_block([numbers_table_many(numbers, labels)])
         body += details("Tables of each run", "".join(
@@ -67,7 +72,7 @@ def render_comparison(data: dict, root: Path) -> str:
     sections.append(f'<section id="config"><h2>Configurations</h2><p class="meta">Rows that differ are highlighted.</p>{configs}</section>')
     meta = "<br>".join(f"<b>{escape(r['label'])}</b>: {run_meta(r)}" for r in data["runs"])
     head = f"<h1>Comparison of {len(labels)} runs</h1><p class='meta'>{meta}</p>{toc(data['analyses'])}"
-    return page("aelab comparison: " + ", ".join(labels), head, "".join(sections), timing_footer(data), width=1500)
+    return page("aelab comparison: " + ", ".join(labels), head, "".join(sections), timing_footer(data), width=COMPARISON_PAGE)
 
 
 def page(title: str, head: str, body: str, foot: str, width: int) -> str:
@@ -96,11 +101,33 @@ def run_meta(r: dict) -> str:
     return " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in parts)
 
 
+def columns_for(paths: list[Path], panels: int, page_width: int) -> int:
+    """How many panels to set side by side (at most 3): as many as fit without shrinking any
+    figure below MOST_SHRINK of its own size, so tiles stay large enough to judge and every
+    figure's text keeps about the same size."""
+    widest = max((png_size(p.read_bytes()[:24])[0] for p in paths), default=0)
+    content = page_width - PAGE_MARGINS
+    for cols in range(min(panels, 3), 1, -1):
+        if (content - PANEL_GAP * (cols - 1)) / cols >= MOST_SHRINK * widest:
+            return cols
+    return 1
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's IHDR chunk (bytes 16..24), without an image library."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def img(path: Path, text: str) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    """The PNG embedded at its own size (shrunk only to fit); a click or Tab focuses it, which shows it
+    full size over the page (CSS `:focus`, no script) until the reader clicks elsewhere."""
+    data = path.read_bytes()
+    width, height = png_size(data)
+    encoded = base64.b64encode(data).decode("ascii")
     cap = f"<figcaption>{escape(text)}</figcaption>" if text else ""
     alt = escape(text or path.stem.replace("-", ": ").replace("_", " "))
-    return f"<figure><img src='data:image/png;base64,{encoded}' alt='{alt}'>{cap}</figure>"
+    return (f"<figure><img src='data:image/png;base64,{encoded}' width='{width}' height='{height}' alt='{alt}' "
+            f"tabindex='0' title='click to enlarge'>{cap}</figure>")
 
 
 def error(a: dict) -> str:
@@ -141,23 +168,51 @@ def fmt(value: Any) -> str:
 
 
 def flat_numbers(numbers: dict, prefix: str = "") -> dict[str, Any]:
-    """Scalars and short lists, with nested keys joined by '.'; long lists and long
-    mappings (per-class values, which the analysis' own tables show) stay in the JSON."""
+    """Scalars and short lists, with nested keys joined by '.'; long lists and long mappings
+    (per-class values, which the analysis' own tables show) stay in the JSON, and so do the
+    analyses' own timings (the footer has the time of each analysis)."""
     out: dict[str, Any] = {}
     for key, value in numbers.items():
         if isinstance(value, dict):
-            if len(value) <= SHORT_LIST:
+            if len(value) <= SHORT_LIST and not (key == "seconds" and not prefix):
                 out |= flat_numbers(value, f"{prefix}{key}.")
         elif not isinstance(value, list) or (len(value) <= SHORT_LIST and all(not isinstance(v, (list, dict)) for v in value)):
             out[f"{prefix}{key}"] = value
     return out
 
 
+# what a reader sees instead of a JSON key: whole keys first, else word by word
+LABELS = {
+    "psnr_db": "PSNR (dB; the mean of each image's PSNR)", "log_px_iwae": "log p(x) ≥ (IWAE bound, nats per image)",
+    "nll_iwae": "negative log-likelihood (IWAE, nats per image)", "elbo": "ELBO (nats per image)",
+    "nll_samples": "importance samples K", "nll_images": "images scored for log p(x)",
+    "nll_binarize": "images scored as", "split": "split", "images": "images",
+    "mse_per_pixel": "MSE per pixel", "mse_per_image": "MSE per image (summed over pixels)",
+    "bce_per_pixel": "BCE per pixel", "bce_per_image": "BCE per image (summed over pixels)",
+}
+WORDS = {"mse": "MSE", "bce": "BCE", "psnr": "PSNR", "db": "(dB)", "elbo": "ELBO", "nelbo": "−ELBO", "kl": "KL", "nll": "NLL",
+         "iwae": "IWAE", "pca": "PCA", "tsne": "t-SNE", "rec": "reconstruction", "val": "validation", "fid": "FID",
+         "kid": "KID", "mmd": "MMD", "z": "z", "u": "u", "v": "v"}
+
+
+def label(key: str) -> str:
+    """'seconds.neighbour_search' -> 'seconds: neighbour search'; '1nn_on_codes' -> '1-NN on codes'."""
+    if key in LABELS:
+        return LABELS[key]
+    return ": ".join(" ".join(word(w) for w in part.split("_")) for part in key.split("."))
+
+
+def word(w: str) -> str:
+    if w.endswith("nn") and w[:-2].isdigit():
+        return f"{w[:-2]}-NN"
+    return WORDS.get(w, w)
+
+
 def numbers_table(numbers: dict) -> str:
     flat = flat_numbers(numbers)
     if not flat:
         return ""
-    rows = "".join(f"<tr><td>{escape(k.replace('_', ' '))}</td>{cell(v)}</tr>" for k, v in flat.items())
+    rows = "".join(f"<tr><td>{escape(label(k))}</td>{cell(v)}</tr>" for k, v in flat.items())
     return f"<div class='scroll'><h3>Numbers</h3><table>{rows}</table></div>"
 
 
@@ -166,8 +221,8 @@ def numbers_table_many(numbers: list[dict], labels: list[str]) -> str:
     keys = list(dict.fromkeys(k for f in flats for k in f))
     if not keys:
         return ""
-    head = "".join(f"<th>{escape(label)}</th>" for label in labels)
-    rows = "".join(f"<tr><td>{escape(k.replace('_', ' '))}</td>" + "".join(cell(f.get(k)) for f in flats) + "</tr>" for k in keys)
+    head = "".join(f"<th>{escape(name)}</th>" for name in labels)
+    rows = "".join(f"<tr><td>{escape(label(k))}</td>" + "".join(cell(f.get(k)) for f in flats) + "</tr>" for k in keys)
     return f"<div class='scroll'><h3>Numbers</h3><table><tr><th></th>{head}</tr>{rows}</table></div>"
 
 

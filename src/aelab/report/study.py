@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from aelab.report.html import config_table, details, error, img, numbers_table_many, page, table_html, tables_block, write_page
+from aelab.report.html import STUDY_PAGE, columns_for, config_table, details, error, img, numbers_table_many, page, table_html, tables_block, write_page
 
 
 def write_study_report(out_dir: str | Path) -> Path:
@@ -17,16 +17,18 @@ def write_study_report(out_dir: str | Path) -> Path:
 
 
 def render_study(data: dict, root: Path) -> str:
-    sections = [question_section(i, q, root) for i, q in enumerate(data["questions"], 1)]
+    shown: dict[str, int] = {}  # numbers tables already shown -> the question that shows them
+    sections = [question_section(i, q, root, shown) for i, q in enumerate(data["questions"], 1)]
     sections.append(runs_section(data["runs"]))
-    return page(f"aelab study: {data['title']}", header(data), "".join(sections), footer(data), width=1280)
+    return page(f"aelab study: {data['title']}", header(data), "".join(sections), footer(data), width=STUDY_PAGE)
 
 
 def header(data: dict) -> str:
     meta = [("seed", data["seed"]), ("command", data["command"]), ("dataset", f"{data['dataset']} ({data['dataset_location']})")]
     lines = " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in meta)
-    quick = "<p class='warn'>Quick run (<code>--quick</code>): few epochs on a subset. It checks that the study runs; "
-    quick += "its numbers are not the study's results.</p>" if data["quick"] else ""
+    quick = (f"<p class='warn'><b>Quick run</b> (<code>--quick</code>): {escape(quick_settings(data['runs']))}. It shows the study "
+             "working in a minute or two; its numbers are not the study's results: run the same command without "
+             "<code>--quick</code> for those.</p>")
     notes = "".join(f"<p class='warn'><b>Note:</b> {escape(n)}</p>" for n in data["notes"])
     items = "".join(f"<li><a href='#q{i}'>{escape(q['title'])}</a></li>" for i, q in enumerate(data["questions"], 1))
     summary = f"<p>{escape(data['summary'])}</p>" if data.get("summary") else ""
@@ -34,14 +36,27 @@ def header(data: dict) -> str:
             f"<nav><ol>{items}<li><a href='#runs'>Runs and their configurations</a></li></ol></nav>")
 
 
-def question_section(i: int, q: dict, root: Path) -> str:
+def quick_settings(runs: list[dict]) -> str:
+    """'3 epochs on the first 2,000 training and 500 test images', read from the runs' configs."""
+    configs = [r["config"] for r in runs if r.get("config")]
+    if not configs:
+        return "few epochs on a subset"
+    epochs = sorted({c["train"]["epochs"] for c in configs})
+    data = configs[0]["data"]
+    subset = [f"{data[k]:,} {what}" for k, what in (("train_subset", "training"), ("test_subset", "test")) if data.get(k)]
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]} to {epochs[-1]}"
+    return f"{span} epoch{'s' if epochs[-1] > 1 else ''}" + (f" on the first {' and '.join(subset)} images" if subset else "")
+
+
+def question_section(i: int, q: dict, root: Path, shown: dict[str, int] | None = None) -> str:
     ask = f"<blockquote class='ask'>{escape(q['ask'])}</blockquote>" if q.get("ask") else ""
     look = f"<p class='note'><b>What to look for:</b> {escape(q['look'])}</p>" if q.get("look") else ""
-    blocks = "".join(block_html(b, root) for b in q["blocks"])
+    blocks = "".join(block_html(b, root, i, {} if shown is None else shown) for b in q["blocks"])
     return f"<section id='q{i}'><h2>{i}. {escape(q['title'])}</h2>{ask}{look}{blocks}</section>"
 
 
-def block_html(b: dict, root: Path) -> str:
+def block_html(b: dict, root: Path, question: int = 0, shown: dict[str, int] | None = None) -> str:
+    """One piece of evidence; a numbers table that an earlier question showed is not repeated."""
     badge = f" <span class='badge {b['status']}'>{escape(b['status'])}</span>" if b.get("status") else ""
     head = f"<h3 class='block'>{escape(b['title'])}{badge}</h3>"
     if b.get("skipped"):
@@ -52,6 +67,12 @@ def block_html(b: dict, root: Path) -> str:
     body = panels_html(b.get("panels", []), root, b.get("captions"))
     numbers = b.get("numbers")
     tables = [numbers_table_many(numbers["rows"], numbers["labels"])] if numbers and any(numbers["rows"]) else []
+    if tables and shown is not None:
+        if tables[0] in shown and shown[tables[0]] != question:
+            note += f"<p class='meta small'>Its numbers are in question {shown[tables[0]]}'s table above.</p>"
+            tables = []
+        else:
+            shown.setdefault(tables[0], question)
     tables += [table_html(t) for t in b.get("tables", [])]
     many = len(b.get("tables", [])) > 2
     body += details("Tables", tables_block(tables)) if many else tables_block(tables)
@@ -68,7 +89,7 @@ def panels_html(panels: list[dict], root: Path, captions: str | None) -> str:
         cells.append(f"<div><h4>{escape(p['label'])}</h4>{inner}</div>")
     if not cells:
         return ""
-    cols = 1 if len(cells) == 1 else min(len(cells), 3)
+    cols = columns_for([root / f for p in panels if not p.get("skipped") and not p.get("error") for f in p["figures"]], len(cells), STUDY_PAGE)
     return f"<div class='runs' style='--cols:{cols}'>{''.join(cells)}</div>"
 
 

@@ -19,7 +19,9 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 10px; 
 .note { margin: 2px 0 14px; padding: 8px 12px; background: #eef4fb; border-left: 4px solid var(--accent);
   border-radius: 4px; color: #25364f; }
 figure { margin: 12px 0; text-align: center; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; background: #fff; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: zoom-in; }
+figure img:focus { position: fixed; inset: 0; z-index: 10; width: 100vw; height: 100vh; max-width: none; object-fit: contain;
+  padding: 12px; background: rgba(255, 255, 255, 0.97); border: 0; border-radius: 0; outline: none; cursor: zoom-out; }
 figcaption { color: var(--muted); font-size: 0.85rem; }
 .runs { display: grid; gap: 18px; grid-template-columns: repeat(var(--cols, 2), minmax(0, 1fr)); }
 .runs > div { min-width: 0; }
@@ -28,6 +30,7 @@ table { border-collapse: collapse; margin: 10px 0; font-size: 0.88rem; font-vari
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: #f2f4f8; font-weight: 600; }
 td.num { text-align: right; }
+td { max-width: 24em; }
 tr.diff td { background: #fff8e1; }
 .tables { display: flex; flex-wrap: wrap; gap: 10px 32px; align-items: flex-start; }
 .scroll { overflow-x: auto; max-width: 100%; }
@@ -43,4 +46,17 @@ h4 { margin: 4px 0; text-align: center; font-size: 0.95rem; }
 .badge.passed { background: #c6f6d5; color: #22543d; }
 .badge.failed { background: #fed7d7; color: #822727; }
 footer { color: var(--muted); font-size: 0.9rem; padding: 8px 0 40px; }
+@media (max-width: 760px) {
+  body { font-size: 15px; }
+  .wrap { padding: 0 10px; }
+  header { padding: 16px 0 10px; }
+  h1 { font-size: 1.35rem; }
+  nav ol { columns: 1; }
+  section { padding: 14px 12px; margin: 14px 0; border-radius: 6px; }
+  .runs { grid-template-columns: minmax(0, 1fr); }
+  .tables { display: block; }
+  th, td { padding: 3px 6px; }
+  p, li, h1, h2, h3, h4, blockquote { overflow-wrap: anywhere; }
+  table { display: block; overflow-x: auto; max-width: 100%; }
+}
 """

@@ -63,10 +63,11 @@ class StudyRunner:
         self.seconds: dict[str, float] = {}
         self.requested = dataset
         self.dataset, self.location = self.choose_dataset(dataset)
-        suffix = ("" if self.dataset == study.dataset else f"-{Path(self.dataset).stem}") + ("-quick" if quick else "")
-        self.out = Path(out) if out else Path("runs") / f"study-{study.name}{suffix}"
-        self.params = merge(study.params, study.quick.params if quick else {})
         self.overrides = parse_study_overrides(overrides, list(study.runs))  # run (None: every run) -> {key: value}
+        suffix = ("" if self.dataset == study.dataset else f"-{Path(self.dataset).stem}") + variant_suffix(self.overrides)
+        suffix += "-quick" if quick else ""
+        self.out = Path(out) if out else Path("runs") / f"study-{study.name}{suffix}"  # a variant never meets another's runs
+        self.params = merge(study.params, study.quick.params if quick else {})
         for run in study.runs.values():  # a mistaken --set fails now, not after hours of training
             make_config({**run.overrides, **self.overrides.get(None, {}), **self.overrides.get(run.name, {})})
         self._analyses: dict[str, dict | None] = {}
@@ -90,11 +91,11 @@ class StudyRunner:
         except DataError as err:
             others = [d for d in study.datasets if d not in (study.fallback, study.dataset)]
             if requested or not study.fallback:
-                raise DataError(f"{err}\nThis study can instead run with --dataset " + " or ".join(study.datasets) + ".") from None
+                instead = [d for d in study.datasets if d != study.dataset]
+                raise DataError(f"{err} This study can instead run with --dataset {' or '.join(instead)}." if instead else str(err)) from None
             location = self.try_load(study.fallback, self.data_dir).location
-            first = str(err).splitlines()[0].split(" Tried:")[0]
-            note = (f"{study.dataset} could not be loaded here ({first}). This study therefore runs on {study.fallback}: "
-                    f"{location}. Other choices: --dataset {' or '.join(others)}; or put the {study.dataset} files in --data-dir.")
+            note = (f"{first_sentence(err)} This study therefore runs on {study.fallback} ({location}). Other choices: "
+                    f"--dataset {' or '.join(others)}; or put the {study.dataset} files in --data-dir.")
             loud(self.log, f"NOTE: {note}")
             self.notes.append(note)
             return study.fallback, location
@@ -109,7 +110,7 @@ class StudyRunner:
         except DataError as err:
             if not run.optional:
                 raise
-            reason = f"{run.dataset} is not available here, so this part was skipped ({str(err).splitlines()[0].split(' Tried:')[0]})"
+            reason = f"{run.dataset} is not available here, so this part was skipped ({first_sentence(err).rstrip('.')})"
             loud(self.log, f"NOTE: run {run.name!r}: {reason}. Give --data-dir a folder with {run.dataset} to run it.")
             self.notes.append(f"{run.label}: {reason}. Give --data-dir a folder with {run.dataset} to run it.")
             self.skipped[run.name] = reason
@@ -276,6 +277,20 @@ def parse_study_overrides(items: Sequence[str], runs: list[str]) -> dict[str | N
         key, value = parse_assignment(assignment)
         out.setdefault(run, {})[key] = value
     return out
+
+
+def variant_suffix(overrides: dict[str | None, dict[str, Any]]) -> str:
+    """'-train.seed=1' for `--set train.seed=1`, '-vae.train.epochs=50' for `--set vae:train.epochs=50`: a study
+    run with other settings gets its own default folder instead of meeting the first one's runs."""
+    parts = [f"{run + '.' if run else ''}{key}={value}" for run, values in overrides.items() for key, value in values.items()]
+    text = "-".join(parts)
+    return "-" + "".join(c if c.isalnum() or c in "._=-" else "_" for c in text) if parts else ""
+
+
+def first_sentence(err: Exception) -> str:
+    """The reason at the head of a data error ('dataset 'mnist' is not here ... .'), for a one-line note."""
+    text = " ".join(str(err).split())
+    return text.split(". ")[0].rstrip(".") + "."
 
 
 def check_same(saved: RunConfig, wanted: RunConfig, folder: Path) -> None:
