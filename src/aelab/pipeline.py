@@ -44,7 +44,8 @@ def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = 
     dataset, splits = prepare_data(config.data, config.train.seed)
     pixel_mean = channel_means(splits.train.images)
     config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
+        config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean,
+                                          train_images=len(splits.train))
     )
     build_model(config.model)  # a shape that does not fit fails here, before the folder exists
     with joined(device.type) as world, run.owned() if world.is_main else nullcontext():

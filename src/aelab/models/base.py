@@ -37,6 +37,9 @@ class ModelConfig:
     # mean pixel value per channel of the training images, in [0, 1]; set by a run, so that
     # models can start their output there (see models/init.py); None when built by hand
     pixel_mean: tuple[float, ...] | None = None
+    # images in the training split; set by a run, for losses that estimate the aggregate
+    # posterior over the whole dataset (beta-TCVAE); None when built by hand
+    train_images: PositiveInt | None = None
 
 
 class LossOutput(NamedTuple):

@@ -31,7 +31,8 @@ from aelab.study.evidence import gather, item_runs, kind_of
 from aelab.study.recipe import Study, load_study
 
 Log = Callable[[str], None]
-IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
+IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "model.train_images", "data.data_dir", "data.download",
+                        "train.epochs", "train.device", "train.shards"}
 
 
 def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
