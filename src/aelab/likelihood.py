@@ -29,6 +29,11 @@ def require_vae(model) -> VAE:
             f"--nll-samples needs a model with a likelihood and an encoder distribution (vae, mmd-vae); "
             f"this run's model is {model.config.name!r}."
         )
+    if model.uses_labels:
+        raise ConfigError(
+            f"--nll-samples estimates log p(x); {model.config.name!r} models log p(x|y), which needs each image's class, "
+            "and the estimate does not pass labels: compare its test ELBO (test_nelbo in metrics.jsonl) instead."
+        )
     return model
 
 
