@@ -55,6 +55,9 @@ class Autoencoder(nn.Module):
     # batch, comparing it with prior draws): such a loss must see whole batches.
     batch_coupled: bool = False
     uses_labels: ClassVar[bool] = False  # True where the loss needs each image's class (`batch_loss`)
+    # True where the code is a grid of codebook entries (VQ-VAE): walking single numbers of it,
+    # or mixing two codes, leaves the codebook, so analyses that do so do not apply
+    discrete_code: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()
