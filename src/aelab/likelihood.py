@@ -23,6 +23,12 @@ from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparamet
 from aelab.models.vae import VAE
 
 
+def has_likelihood(model) -> bool:
+    """Whether `importance_sampled_log_likelihood` is defined for the model: a VAE's
+    likelihood and posterior, with no class on the side."""
+    return isinstance(model, VAE) and not model.uses_labels
+
+
 def require_vae(model) -> VAE:
     if not isinstance(model, VAE):
         raise ConfigError(

@@ -226,7 +226,8 @@ class StudyRunner:
         return summary, folder
 
     def evaluate(self, run: str, params: dict) -> dict:
-        params = {**params, **(self.study.quick.evaluate if self.quick else {})}
+        quick = self.study.quick.evaluate if self.quick else {}
+        params = {**params, **{k: v for k, v in quick.items() if k in params}}  # --quick shrinks what is asked, adds nothing
         self.log(f"== evaluate {run} {params or ''} ==")
         return self.timed(f"evaluate {run}", lambda: pipeline.evaluate(self.run_dir(run), device=self.device, **params))
 
