@@ -17,8 +17,8 @@ def loss_sums(model: Autoencoder, split: Split, batch_size: int, device: torch.d
     """The model's own loss and its terms, summed over every image of `split` (float64, on `device`)."""
     model.eval()
     sums: dict[str, torch.Tensor] = {}
-    for x, _ in batches(split, batch_size, device=device):
-        out = model.loss(x, generator)
+    for x, y in batches(split, batch_size, device=device):
+        out = model.batch_loss(x, y, generator)
         for name, value in {"loss": out.total, **out.terms}.items():
             sums[name] = sums.get(name, 0) + value.detach().double() * len(x)
     return sums

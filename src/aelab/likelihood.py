@@ -23,11 +23,22 @@ from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparamet
 from aelab.models.vae import VAE
 
 
+def has_likelihood(model) -> bool:
+    """Whether `importance_sampled_log_likelihood` is defined for the model: a VAE's
+    likelihood and posterior, with no class on the side."""
+    return isinstance(model, VAE) and not model.uses_labels
+
+
 def require_vae(model) -> VAE:
     if not isinstance(model, VAE):
         raise ConfigError(
             f"--nll-samples needs a model with a likelihood and an encoder distribution (vae, mmd-vae); "
             f"this run's model is {model.config.name!r}."
+        )
+    if model.uses_labels:
+        raise ConfigError(
+            f"--nll-samples estimates log p(x); {model.config.name!r} models log p(x|y), which needs each image's class, "
+            "and the estimate does not pass labels: compare its test ELBO (test_nelbo in metrics.jsonl) instead."
         )
     return model
 

@@ -46,7 +46,8 @@ def train(config: RunConfig, out: str | Path | None = None, *, progress: bool = 
     dataset, splits = prepare_data(config.data, config.train.seed)
     pixel_mean = channel_means(splits.train)
     config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean)
+        config, model=dataclasses.replace(config.model, input_shape=dataset.image_shape, pixel_mean=pixel_mean,
+                                          train_images=len(splits.train))
     )
     build_model(config.model)  # a shape that does not fit fails here, before the folder exists
     require_trackers(config.train.log)  # and a tracker that is not installed

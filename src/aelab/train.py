@@ -156,12 +156,12 @@ def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, worl
     first_step, total_steps = (epoch - 1) * steps_per_epoch, cfg.epochs * steps_per_epoch
     order = epoch_generator(cfg.seed, epoch)
     sums: dict[str, torch.Tensor] = {}
-    for i, (x, _) in enumerate(batches(split, cfg.batch_size, generator=order, device=device, part=(world.rank, world.size))):
+    for i, (x, y) in enumerate(batches(split, cfg.batch_size, generator=order, device=device, part=(world.rank, world.size))):
         if cfg.lr_schedule != "constant":
             for group in step.optimizer.param_groups:
                 group["lr"] = learning_rate(cfg.lr, cfg.lr_schedule, (first_step + i) / total_steps)
         batch_images = min(cfg.batch_size, len(split) - i * cfg.batch_size)
-        terms = step(x, noise, len(x) / batch_images)
+        terms = step(x, noise, len(x) / batch_images, y)
         for name, value in terms.items():
             sums[name] = sums.get(name, 0) + value.double() * len(x)
         if trackers and (first_step + i) % cfg.log_every == 0:

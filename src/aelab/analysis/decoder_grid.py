@@ -60,6 +60,9 @@ class DecoderGrid(Analysis):
     note = ("The decoder as a generator: each tile decodes the point of the plane under it, on the same axes "
             "as the codes on the left; tiles far from any code (empty areas) rarely look like real images.")
 
+    def applies(self, ctx) -> bool:
+        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+
     def run(self, ctx, *, size: PositiveInt = 15, dims: list[NonNegativeInt] | None = None) -> AnalysisResult:
         codes = ctx.test_codes.numpy().astype(np.float64)
         plane = choose_plane(codes, ctx.variational, dims)

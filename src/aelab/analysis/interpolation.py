@@ -32,6 +32,9 @@ class Interpolation(Analysis):
     note = ("Decoding points between two codes: a good latent space gives plausible images all the way "
             "(shapes morph); the cross-fade row below shows what plain pixel blending gives instead.")
 
+    def applies(self, ctx) -> bool:
+        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+
     def run(self, ctx, *, pair: list[NonNegativeInt] = (0, 1), steps: PositiveInt = 11, walks: list[list[NonNegativeInt]] | None = None) -> AnalysisResult:
         i, j = (int(k) for k in pair)
         codes = ctx.test_codes

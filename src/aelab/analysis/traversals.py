@@ -28,6 +28,9 @@ class Traversals(Analysis):
     note = ("Each row changes one code dimension from its low to its high value, keeping the rest of the image's "
             "code: look for rows that change one property (width, thickness, slant) and rows that change nothing.")
 
+    def applies(self, ctx) -> bool:
+        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+
     def run(
         self, ctx, *, image: NonNegativeInt = 0, steps: PositiveInt = 9, max_dims: PositiveInt = 10, dims: list[NonNegativeInt] | None = None
     ) -> AnalysisResult:

@@ -24,8 +24,8 @@ class LossOf(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None):
-        out = self.model.loss(x, generator)
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None, labels: torch.Tensor | None = None):
+        out = self.model.batch_loss(x, labels, generator)
         return out.total, out.terms
 
 
@@ -37,10 +37,12 @@ class DDPStep(Step):
         self.ddp = DistributedDataParallel(LossOf(model), device_ids=[device] if device.type == "cuda" else None)
         self.filler = torch.zeros(1, *model.config.input_shape, device=device)
 
-    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float) -> dict[str, torch.Tensor]:
+    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float,
+                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if len(x) == 0:  # a batch smaller than the world: this rank still joins the all-reduce, adding nothing
             x, weight = self.filler, 0.0
+            labels = None if labels is None else labels.new_zeros(1)
         with self.autocast():
-            total, terms = self.ddp(x, generator)
+            total, terms = self.ddp(x, generator, labels)
         self.scaler.scale(total * (weight * self.world.size)).backward()
         return {"loss": total.detach(), **terms}

@@ -13,7 +13,7 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Step:
-    """`step(x, generator, weight)` -> the mean loss terms over x (detached scalars).
+    """`step(x, generator, weight, labels)` -> the mean loss terms over x (detached scalars).
 
     zero_grad; the model's loss under autocast where asked (bf16, or fp16 with a gradient
     scaler; weights and the optimizer stay float32); backward of `weight` times the loss,
@@ -26,16 +26,18 @@ class Step:
         self.device_type = next(model.parameters()).device.type
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=precision == "fp16")
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None, weight: float = 1.0) -> dict[str, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None, weight: float = 1.0,
+                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
-        terms = self.backward(x, generator, weight)
+        terms = self.backward(x, generator, weight, labels)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return terms
 
-    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float) -> dict[str, torch.Tensor]:
+    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float,
+                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         with self.autocast():
-            out = self.model.loss(x, generator)
+            out = self.model.batch_loss(x, labels, generator)
         self.scaler.scale(out.total if weight == 1 else out.total * weight).backward()
         return {"loss": out.total.detach(), **out.terms}
 

@@ -37,18 +37,20 @@ class ThreadSplitStep(Step):
         self.parts = parts
         self.pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="aelab-part")
 
-    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float) -> dict[str, torch.Tensor]:
+    def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float,
+                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         pieces = [p for p in x.tensor_split(self.parts) if len(p)]
+        label_pieces = [None] * len(pieces) if labels is None else labels.tensor_split(self.parts)[: len(pieces)]
         seeds = torch.randint(SEED_RANGE, (len(pieces),), generator=generator).tolist()
-        jobs = [(p, len(p) / len(x) * weight, len(p) / len(x), s) for p, s in zip(pieces, seeds)]
+        jobs = [(p, y, len(p) / len(x) * weight, len(p) / len(x), s) for p, y, s in zip(pieces, label_pieces, seeds)]
         futures = [self.pool.submit(self._part, *job) for job in jobs[1:]]
         results = [self._part(*jobs[0])] + [f.result() for f in futures]
         return {k: sum(r[k] for r in results) for k in results[0]}
 
-    def _part(self, x: torch.Tensor, weight: float, share: float, seed: int) -> dict[str, torch.Tensor]:
+    def _part(self, x: torch.Tensor, labels: torch.Tensor | None, weight: float, share: float, seed: int) -> dict[str, torch.Tensor]:
         generator = torch.Generator(x.device).manual_seed(seed)
         with self.autocast():
-            out = self.model.loss(x, generator)
+            out = self.model.batch_loss(x, labels, generator)
         self.scaler.scale(out.total * weight).backward()
         return {k: v.detach() * share for k, v in {"loss": out.total, **out.terms}.items()}
 

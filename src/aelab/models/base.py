@@ -4,6 +4,7 @@
     x_hat = model.decode(z)    # code -> image in the data's range
     x_hat = model(x)           # decode(encode(x))
     out = model.loss(x, g)     # LossOutput(total, terms): what training minimises; noise from g
+    out = model.batch_loss(x, y, g)  # the same, as the engine calls it: labels y (B,) or None beside
 
 Optional parts, with defaults here: `loss_description()` (logged once when
 training starts), `evaluation_view(split)` (the split as the loss scores it at
@@ -37,6 +38,9 @@ class ModelConfig:
     # mean pixel value per channel of the training images, in [0, 1]; set by a run, so that
     # models can start their output there (see models/init.py); None when built by hand
     pixel_mean: tuple[float, ...] | None = None
+    # images in the training split; set by a run, for losses that estimate the aggregate
+    # posterior over the whole dataset (beta-TCVAE); None when built by hand
+    train_images: PositiveInt | None = None
 
 
 class LossOutput(NamedTuple):
@@ -50,6 +54,10 @@ class Autoencoder(nn.Module):
     # True where the loss of one image depends on the others in its batch (ranking the
     # batch, comparing it with prior draws): such a loss must see whole batches.
     batch_coupled: bool = False
+    uses_labels: ClassVar[bool] = False  # True where the loss needs each image's class (`batch_loss`)
+    # True where the code is a grid of codebook entries (VQ-VAE): walking single numbers of it,
+    # or mixing two codes, leaves the codebook, so analyses that do so do not apply
+    discrete_code: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -70,6 +78,11 @@ class Autoencoder(nn.Module):
         """What training minimises. Noise the loss draws (sampling, binarising) comes from
         `generator` (None: the global RNG), so the engine decides where randomness comes from."""
         raise NotImplementedError
+
+    def batch_loss(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None = None) -> LossOutput:
+        """The loss of a batch as the training loop and evaluation hold it, labels (B,) or None
+        beside; only models that declare `uses_labels` read them."""
+        return self.loss(x, generator)
 
     def loss_description(self) -> str:
         """What `loss` computes and how it is scaled (sum or mean, over what), for the log."""

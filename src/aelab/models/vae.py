@@ -120,6 +120,8 @@ class ElboParts(NamedTuple):
     rec: torch.Tensor  # (B,) -log p(x|z), nats
     kl: torch.Tensor  # (B,) KL(q(z|x) || p(z)), nats
     z: torch.Tensor  # (B, K) the sample they were computed at
+    mu: torch.Tensor  # (B, K) the posterior q(z|x) it was drawn from
+    logvar: torch.Tensor  # (B, K)
 
 
 def build_networks(config: VAEConfig) -> tuple[GaussianEncoder, LogitDecoder]:
@@ -173,7 +175,7 @@ class VAE(Autoencoder):
         mu, logvar = self.encode_distribution(x)
         z = reparameterize(mu, logvar, generator)
         rec = -self.log_likelihood(target, self.decode_logits(z))
-        return ElboParts(rec, KL_ESTIMATORS[self.config.kl_estimator](z, mu, logvar), z)
+        return ElboParts(rec, KL_ESTIMATORS[self.config.kl_estimator](z, mu, logvar), z, mu, logvar)
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         parts = self.elbo_parts(x, generator)

@@ -10,6 +10,8 @@ An evidence item is a TOML inline table with exactly one kind key, e.g.
     { output_size = [10], run = "ae" }                    seed 004's Test 1 on an untrained model
     { strips = 5, runs = ["ae"] }                         reconstructions during training
     { epochs = ["seconds", "test_nelbo"], runs = [...] }  chosen columns of metrics.jsonl
+    { scoreboard = { nll_samples = 100 }, runs = [...] }  one row per run: test MSE, ELBO, log p(x),
+                                                          generation scores, code classifiers, time, size
 
 A block is plain JSON for the report (which never imports torch): a title and a
 note, panels (one per run: figures or an error), numbers per run, and tables.
@@ -180,7 +182,7 @@ def classify_block(runner, item, runs) -> dict:
                     "compare the accuracies across modes (probe: frozen encoder; fine-tune: encoder-initialised; scratch: random start)."}
 
 
-EVALUATE_KEYS = {"nll_samples", "nll_subset", "batch_size"}  # pipeline.evaluate's keywords
+EVALUATE_KEYS = {"nll_samples", "nll_subset", "batch_size", "generation"}  # pipeline.evaluate's keywords
 
 
 def check_evaluate(item: dict, where: str) -> None:

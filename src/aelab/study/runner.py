@@ -31,7 +31,8 @@ from aelab.study.evidence import gather, item_runs, kind_of
 from aelab.study.recipe import Study, load_study
 
 Log = Callable[[str], None]
-IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "data.data_dir", "data.download", "train.epochs", "train.device", "train.shards"}
+IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "model.train_images", "data.data_dir", "data.download",
+                        "train.epochs", "train.device", "train.shards"}
 
 
 def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
@@ -226,7 +227,8 @@ class StudyRunner:
         return summary, folder
 
     def evaluate(self, run: str, params: dict) -> dict:
-        params = {**params, **(self.study.quick.evaluate if self.quick else {})}
+        quick = self.study.quick.evaluate if self.quick else {}
+        params = {**params, **{k: v for k, v in quick.items() if k in params}}  # --quick shrinks what is asked, adds nothing
         self.log(f"== evaluate {run} {params or ''} ==")
         return self.timed(f"evaluate {run}", lambda: pipeline.evaluate(self.run_dir(run), device=self.device, **params))
 
