@@ -11,6 +11,7 @@ minute; nothing is downloaded and the user cache is a temporary folder.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shlex
 import shutil
@@ -22,6 +23,7 @@ from aelab.cli import main
 from aelab.data import load_dataset
 from aelab.data.base import DATASETS, DatasetStatus
 from tests.conftest import make_blobs_npz
+from tests.test_own_images import photo_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
@@ -51,7 +53,7 @@ class StandIn:
     def __init__(self, name: str, npz: Path):
         self.name, self.npz = name, npz
 
-    def load(self, data_dir=None, *, download: bool = True, verify: bool = True):
+    def load(self, data_dir=None, *, download: bool = True, verify: bool = True, policy=None):
         return dataclasses.replace(load_dataset(str(self.npz)), name=self.name)
 
     def status(self, data_dir=None) -> DatasetStatus:
@@ -59,7 +61,7 @@ class StandIn:
 
 
 def run_line(line: str) -> None:
-    words = shlex.split(line, comments=True)
+    words = [os.path.expanduser(w) for w in shlex.split(line, comments=True)]  # ~ as the shell expands it
     if not words:
         return
     if words[0] == "make":
@@ -84,6 +86,8 @@ def test_every_readme_block_runs_in_order(tmp_path, monkeypatch):
         monkeypatch.setitem(DATASETS._entries, name, StandIn(name, npz))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("AELAB_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    photo_folder(tmp_path / "home" / "photos", n=24)  # the README's ~/photos
     shutil.copytree(ROOT / "recipes", tmp_path / "work" / "recipes")
     monkeypatch.chdir(tmp_path / "work")
     blocks = readme_blocks()

@@ -32,13 +32,21 @@ CHECK_BATCHES = (1, 5)  # two batch sizes: the batch axis really is dynamic
 
 
 class _Encoder(nn.Module):
+    """image -> code (what `encode` gives), and for a Gaussian encoder the posterior's logvar too."""
+
     def __init__(self, model: Autoencoder):
         super().__init__()
         self.model = model
         self.gaussian = hasattr(model, "encode_distribution")
+        with torch.no_grad():  # a code wider than mu (cvae's [mu, one-hot]) is not the mean alone
+            probe = torch.zeros(1, *model.config.input_shape)
+            self.code_is_mean = self.gaussian and model.encode(probe).shape == model.encode_distribution(probe)[0].shape
 
     def forward(self, image: torch.Tensor):
-        return self.model.encode_distribution(image) if self.gaussian else self.model.encode(image)
+        if not self.gaussian:
+            return self.model.encode(image)
+        mu, logvar = self.model.encode_distribution(image)
+        return (mu if self.code_is_mean else self.model.encode(image)), logvar
 
 
 class _Decoder(nn.Module):

@@ -52,7 +52,7 @@ class ConditionalEncoder(nn.Module):
         return self.mean(h), self.logvar(h)  # (B, K) each
 
     def forward(self, x: torch.Tensor, onehot: torch.Tensor | None = None) -> torch.Tensor:
-        onehot = x.new_zeros(len(x), self.classes) if onehot is None else onehot
+        onehot = x.new_zeros(x.shape[0], self.classes) if onehot is None else onehot  # shape[0], not len(): stays a dynamic axis in ONNX
         return torch.cat([self.distribution(x, onehot)[0], onehot], 1)  # (B, K + classes)
 
 
@@ -93,7 +93,7 @@ class CVAE(VAE):
 
     def encode_distribution(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x, y), each (B, K); y unknown without labels."""
-        return self.encoder.distribution(x, self.onehot(labels, len(x), x.device))
+        return self.encoder.distribution(x, self.onehot(labels, x.shape[0], x.device))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> torch.Tensor:
