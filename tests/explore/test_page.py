@@ -50,15 +50,17 @@ def canvas_pixels(browser, expression: str) -> np.ndarray:
 
 
 def screen_point(browser, run: int, index: int) -> tuple[float, float]:
+    """Page coordinates of a map point, rounded as mouse events land: on whole pixels."""
     return tuple(browser.js(f"(() => {{ const m = aelab.runs[{run}].map, r = m.canvas.getBoundingClientRect(); "
-                            f"return [r.left + m.pixels[{2 * index}], r.top + m.pixels[{2 * index + 1}]]; }})()"))
+                            f"return [Math.round(r.left + m.pixels[{2 * index}]), Math.round(r.top + m.pixels[{2 * index + 1}])]; }})()"))
 
 
 def isolated_point(browser, run: int = 0) -> int:
-    """A map point that is the one found when hovering its own position (no other on top)."""
+    """A map point that is the one found when the mouse is on its (rounded) position: no other on top."""
     n = browser.js(f"aelab.runs[{run}].n")
-    return next(i for i in range(n) if browser.js(f"(() => {{ const m = aelab.runs[{run}].map; "
-                                                  f"return m.pointAt(m.pixels[{2 * i}], m.pixels[{2 * i + 1}], new Set()); }})()") == i)
+    return next(i for i in range(n) if browser.js(f"(() => {{ const m = aelab.runs[{run}].map, r = m.canvas.getBoundingClientRect(); "
+                                                  f"return m.pointAt(Math.round(r.left + m.pixels[{2 * i}]) - r.left, "
+                                                  f"Math.round(r.top + m.pixels[{2 * i + 1}]) - r.top, new Set()); }})()") == i)
 
 
 def empty_spot(browser, run: int = 0) -> tuple[float, float]:
