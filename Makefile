@@ -13,9 +13,10 @@ run: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# everything but the tests marked slow (real data, browsers, wheels, long runs): under a minute
+# everything but the tests marked slow (real data, browsers, wheels, long runs), one worker a
+# core (pytest-xdist): under a minute on 2 cores
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

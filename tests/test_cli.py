@@ -16,12 +16,24 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "aelab", *args], capture_output=True, text=True, timeout=300)
 
 
-def assert_clean_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("aelab: error:")
+def assert_clean_error(returncode: int, stderr: str, *needles: str) -> None:
+    assert returncode == 2, stderr
+    assert "Traceback" not in stderr
+    assert stderr.startswith("aelab: error:")
+    paragraph = " ".join(stderr.split())  # as read, not as wrapped: the wrap moves with the length of the paths
     for needle in needles:
-        assert needle in result.stderr
+        assert needle in paragraph
+
+
+def cli_error(capsys, *args: str) -> tuple[int, str]:
+    """`aelab ARGS` in this process (the same `main` the command runs): exit status and stderr."""
+    capsys.readouterr()
+    return main(list(args)), capsys.readouterr().err
+
+
+def test_a_mistake_in_the_command_process_is_one_paragraph_and_exit_status_2():
+    result = run_cli("train", "--model", "transformer")  # the real entry point, as a user runs it
+    assert_clean_error(result.returncode, result.stderr, "unknown model 'transformer'", "conv-ae")
 
 
 def test_train_then_evaluate(blobs_npz, tmp_path, capsys):
@@ -45,34 +57,30 @@ def test_recipe_and_set_override_in_order(blobs_npz, tmp_path):
     assert saved["train"]["epochs"] == 1 and saved["train"]["batch_size"] == 32 and saved["model"]["channels"] == [4, 4]
 
 
-def test_unknown_dataset():
-    assert_clean_error(run_cli("train", "--dataset", "fashion-mnits", "--epochs", "1"), "fashion-mnits", "fashion-mnist")
+def test_unknown_dataset(capsys):
+    assert_clean_error(*cli_error(capsys, "train", "--dataset", "fashion-mnits", "--epochs", "1"), "fashion-mnits", "fashion-mnist")
 
 
-def test_unknown_config_key():
-    assert_clean_error(run_cli("train", "--set", "train.learning_rate=0.1"), "train.learning_rate", "lr")
+def test_unknown_config_key(capsys):
+    assert_clean_error(*cli_error(capsys, "train", "--set", "train.learning_rate=0.1"), "train.learning_rate", "lr")
 
 
-def test_unknown_model():
-    assert_clean_error(run_cli("train", "--model", "transformer"), "unknown model 'transformer'", "conv-ae")
+def test_missing_run_folder(tmp_path, capsys):
+    assert_clean_error(*cli_error(capsys, "evaluate", str(tmp_path / "nowhere")), "not a run folder")
 
 
-def test_missing_run_folder(tmp_path):
-    assert_clean_error(run_cli("evaluate", str(tmp_path / "nowhere")), "not a run folder")
+def test_missing_data_folder(tmp_path, capsys):
+    assert_clean_error(*cli_error(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"),
+                       "is not an existing")
 
 
-def test_missing_data_folder(tmp_path):
-    assert_clean_error(run_cli("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "absent"), "--set", "data.download=false"), "is not an existing")
-
-
-def test_corrupted_dataset_file(tmp_path):
+def test_corrupted_dataset_file(tmp_path, capsys):
     folder = tmp_path / "fashion-mnist"
     folder.mkdir()
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         with gzip.open(folder / f"{name}.gz", "wb") as f:
             f.write(b"\x00\x00\x08\x03" + b"\x00" * 40)  # a valid-looking header, then garbage
-    result = run_cli("train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--epochs", "1")
-    assert_clean_error(result, "fashion-mnist")
+    assert_clean_error(*cli_error(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--epochs", "1"), "fashion-mnist")
 
 
 def test_datasets_lists_every_dataset(tmp_path, monkeypatch, capsys):
@@ -107,6 +115,6 @@ def test_a_dataset_path_that_is_not_utf8_is_one_clean_paragraph(tmp_path, capsys
 
     name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.npz")  # as argv delivers such a path
     assert main(["train", "--dataset", name, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())  # unwrapped
     assert err.startswith("aelab: error: dataset path") and "caf\\udce9.npz is not" in err and "UTF-8" in err
     assert not (tmp_path / "run").exists()

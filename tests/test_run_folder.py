@@ -76,6 +76,7 @@ def test_a_stop_after_any_write_is_continued_to_the_uninterrupted_result(blobs_n
         assert not list(run.glob(".*.tmp"))
 
 
+@pytest.mark.slow  # a second process trains 6,000 images meanwhile: ~7 s
 def test_a_second_training_of_the_same_folder_is_refused_while_the_first_runs(tmp_path):
     npz = make_blobs_npz(tmp_path / "big.npz", n_train=6000, n_test=100)
     run = tmp_path / "run"

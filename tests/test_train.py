@@ -108,6 +108,7 @@ def test_loaded_optimizer_moments_take_their_parameters_layout(tmp_path):
             assert optimizer.state[param][moment].stride() == param.stride()
 
 
+@pytest.mark.slow  # a real SIGKILL of a child process: ~15 s; the fast tier stops after every write in test_run_folder.py
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     npz = make_blobs_npz(tmp_path / "big.npz", n_train=6000, n_test=200)
     args = ["--dataset", str(npz), "--epochs", "3", "--no-progress", "--set", "model.channels=[16,16]"]

@@ -11,8 +11,7 @@ from aelab.export.to_onnx import TOLERANCE, export_model
 from aelab.models import create_model, list_models
 from aelab.models.cpu_layers import STANDARD
 
-# one model in the fast tier: the VAE has every CPU-specific layer and a two-output encoder
-MODELS = [pytest.param(n, marks=() if n == "vae" else pytest.mark.slow) for n in list_models()]
+MODELS = [pytest.param(n, marks=pytest.mark.slow) for n in list_models()]  # torch.export takes seconds a model
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -47,7 +47,10 @@ def two_pattern_batch(n: int = 16, size: int = 28) -> torch.Tensor:
     return which * board + (1 - which) * (1 - board)
 
 
-@pytest.mark.parametrize("name", list_models())
+SLOW_TO_FALL = {"conv-wta-ae", "contractive-ae"}  # several seconds of steps each: in the full tier only
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow if n in SLOW_TO_FALL else ()) for n in list_models()])
 def test_loss_is_finite_and_falls(name):
     model = tiny(name, (1, 28, 28))
     x = two_pattern_batch()  # a fixed batch to overfit

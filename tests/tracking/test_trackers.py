@@ -30,6 +30,7 @@ def history(run: RunFiles) -> list[dict]:
     return run.read_metrics()
 
 
+@pytest.mark.slow  # the logged run: ~5 s
 def test_tensorboard_events_hold_the_epoch_metrics_step_losses_strips_and_final_evaluation(logged_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -46,6 +47,7 @@ def test_tensorboard_events_hold_the_epoch_metrics_step_losses_strips_and_final_
     assert json.loads(config_text.strip("`\n").removeprefix("json\n"))["train"]["epochs"] == EPOCHS
 
 
+@pytest.mark.slow
 def test_mlflow_store_holds_the_same_metrics_params_and_images(logged_run):
     from aelab.tracking.to_mlflow import EXPERIMENT, client_for
 
