@@ -51,7 +51,7 @@ class Codes:
 def encode_split(model: Autoencoder, split: Split, batch_size: int = 1000, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
     """(N, D) codes of a split and, for a Gaussian posterior, its (N, D) log-variances."""
     model.eval()
-    gaussian = hasattr(model, "encode_distribution")
+    gaussian = model.capabilities.posterior
     codes, logvars = [], []
     for x, _ in batches(split, batch_size, device=device):
         if gaussian:

@@ -12,35 +12,32 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, cast
 
 import torch
 from tqdm.auto import tqdm
 
 from aelab.data import Split, batches
 from aelab.errors import ConfigError
+from aelab.models import Autoencoder
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparameterize
 from aelab.models.vae import VAE
 
 
-def has_likelihood(model) -> bool:
-    """Whether `importance_sampled_log_likelihood` is defined for the model: a VAE's
-    likelihood and posterior, with no class on the side."""
-    return isinstance(model, VAE) and not model.uses_labels
-
-
-def require_vae(model) -> VAE:
-    if not isinstance(model, VAE):
+def require_vae(model: Autoencoder) -> VAE:
+    """The model, where `importance_sampled_log_likelihood` is defined for it (it declares
+    `capabilities.likelihood`); else an error that says why not."""
+    if model.capabilities.likelihood:
+        return cast(VAE, model)
+    if not model.capabilities.labels:
         raise ConfigError(
             f"--nll-samples needs a model with a likelihood and an encoder distribution (vae, mmd-vae); "
             f"this run's model is {model.config.name!r}."
         )
-    if model.uses_labels:
-        raise ConfigError(
-            f"--nll-samples estimates log p(x); {model.config.name!r} models log p(x|y), which needs each image's class, "
-            "and the estimate does not pass labels: compare its test ELBO (test_nelbo in metrics.jsonl) instead."
-        )
-    return model
+    raise ConfigError(
+        f"--nll-samples estimates log p(x); {model.config.name!r} models log p(x|y), which needs each image's class, "
+        "and the estimate does not pass labels: compare its test ELBO (test_nelbo in metrics.jsonl) instead."
+    )
 
 
 @torch.inference_mode()

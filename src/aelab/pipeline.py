@@ -126,7 +126,7 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
 def write_final_files(model: Autoencoder, splits: Splits, config: RunConfig, run: RunFiles, device: torch.device) -> None:
     """The run's closing figures, all derived from the last checkpoint's state."""
     save_loss_curves(run.read_metrics(), run.loss_plot)
-    if model.can_sample:
+    if model.capabilities.sample:
         save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
     pairs = splits.val.subset(slice(0, 50)).images.float().div(255).to(device)
     with torch.inference_mode():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -43,12 +45,12 @@ class PriorModel:
     @staticmethod
     def attach(model) -> None:
         model.sample = lambda n, generator=None: model.decode(torch.randn(n, *model.code_shape, generator=generator))
-        model.can_sample = True
+        model.capabilities = dataclasses.replace(model.capabilities, sample=True, posterior=True)
         model.encode_distribution = lambda x: (model.encode(x), torch.zeros_like(model.encode(x)))
 
     @staticmethod
     def detach(model) -> None:
-        del model.sample, model.encode_distribution, model.can_sample
+        del model.sample, model.encode_distribution, model.capabilities  # back to the class's
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 
 import pytest
 
@@ -16,12 +17,13 @@ QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_te
 
 @pytest.fixture(scope="module")
 def analysed(runs):
-    report = analyze(runs["vector"], params=QUICK, device="cpu", log=lambda _: None).report
-    return report, json.loads((runs["vector"] / "analysis.json").read_text())
+    lines: list[str] = []
+    analyzed = analyze(runs["vector"], params=QUICK, device="cpu", log=lines.append)
+    return analyzed, json.loads((runs["vector"] / "analysis.json").read_text()), lines
 
 
 def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
-    report, summary = analysed
+    report, summary = analysed[0].report, analysed[1]
     names = [a["name"] for a in summary["analyses"]]
     expected = [a.name for a in ordered_analyses() if a.name not in ("prior_samples", "codebook")]  # an AE cannot sample; its code is not discrete
     assert names == expected
@@ -36,12 +38,22 @@ def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
     assert html.count("data:image/png;base64,") == sum(len(a["figures"]) for a in summary["analyses"])
 
 
+def test_each_skip_is_recorded_logged_and_reported_with_its_reason(analysed):
+    analyzed, summary, lines = analysed
+    reasons = {"codebook": "the model's code is not a grid of codebook entries", "prior_samples": "the model cannot sample from a prior"}
+    assert summary["skipped"] == [{"name": n, "reason": r} for n, r in reasons.items()]  # in report order
+    assert all(f"skipped {n}: {r}" in lines for n, r in reasons.items())
+    listed = analyzed.report.read_text().split("id='skipped'")[1].split("</section>")[0]
+    assert all(f"<b>{n}</b>: {escape(r)}" in listed for n, r in reasons.items())
+    assert analyzed.skipped == reasons and "was skipped (the model cannot sample" in str(pytest.raises(KeyError, lambda: analyzed["prior_samples"]).value)
+
+
 def test_only_skip_and_parameters_are_checked_before_running(runs):
     with pytest.raises(ConfigError, match="did you mean 'knn'"):
         analyze(runs["vector"], only=["knnn"], log=lambda _: None)
     with pytest.raises(ConfigError, match="tsne_count"):
         analyze(runs["vector"], params={"latent_map": {"tsne": 5}}, log=lambda _: None)
-    with pytest.raises(ConfigError, match="does not apply"):
+    with pytest.raises(ConfigError, match="does not apply .*: the model cannot sample from a prior"):
         analyze(runs["vector"], only=["prior_samples"], log=lambda _: None)
 
 
@@ -80,8 +92,9 @@ def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
     assert list(again.results) == ["summary"] and "was not run" in str(pytest.raises(KeyError, lambda: again["knn"]).value)
 
 
-def test_the_results_give_the_numbers_and_each_analysis_data(runs):
+def test_the_results_give_the_numbers_and_each_analysis_data(runs, analysed):
     analyzed = analyze(runs["vector"], only=["latent_map", "class_means", "knn"], params=QUICK, device="cpu", log=lambda _: None)
+    assert [s["name"] for s in json.loads(analyzed.summary.read_text())["skipped"]] == ["codebook", "prior_samples"]  # the full run's skips stand
     tsne = analyzed["latent_map"].data["tsne"]
     assert tsne.shape == (50, 2) and len(analyzed["latent_map"].data["tsne_labels"]) == 50
     assert analyzed["class_means"].data["class_means"].shape == (4, 6)  # 4 classes, 6-d codes

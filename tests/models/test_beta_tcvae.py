@@ -51,4 +51,4 @@ def test_unit_weights_give_the_monte_carlo_elbo_and_dataset_size_counts():
     # a larger N lowers log q(z) by log(100), raising MI by it; TC rises by (K - 1) log(100)
     assert math.isclose(other["mi"] - out.terms["mi"], math.log(100), rel_tol=1e-4)
     assert math.isclose(other["tc"] - out.terms["tc"], 2 * math.log(100), rel_tol=1e-4)
-    assert model.batch_coupled
+    assert model.capabilities.batch_coupled

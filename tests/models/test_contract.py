@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from aelab.checkpoint import load_weights, save_weights
-from aelab.models import Autoencoder, build_model, create_model, list_models, model_config_class
+from aelab.data import Split
+from aelab.errors import ConfigError
+from aelab.likelihood import importance_sampled_log_likelihood, require_vae
+from aelab.models import Autoencoder, Capabilities, build_model, create_model, list_models, model_config_class
 
 INPUT_SHAPES = [(1, 28, 28), (3, 32, 32)]
 
@@ -83,3 +88,31 @@ def test_save_load_round_trip(name, tmp_path):
 def test_config_has_typed_defaults(name):
     config = model_config_class(name)()
     assert config.name == name
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_capabilities_are_declared_on_the_class_and_hold(name):
+    """What a model declares is what it does: callers read `capabilities` and never look further."""
+    model = tiny(name, (1, 28, 28)).eval()
+    assert "capabilities" in vars(type(model)), f"{type(model).__name__} declares no `capabilities` of its own"
+    caps, x, seeded = model.capabilities, torch.rand(3, 1, 28, 28), lambda: torch.Generator().manual_seed(0)
+    assert isinstance(caps, Capabilities)
+    assert hasattr(model, "encode_distribution") == caps.posterior
+    if caps.posterior:
+        mu, logvar = model.encode_distribution(x)
+        assert mu.shape == logvar.shape and len(mu) == 3
+    if caps.sample:
+        assert model.sample(2, seeded()).shape == (2, 1, 28, 28)
+    else:
+        with pytest.raises(NotImplementedError):
+            model.sample(2)
+    if caps.discrete_code:
+        assert model.code_indices(x).shape[0] == 3 and model.code_indices(x).dtype == torch.long
+    if caps.likelihood:
+        estimate = importance_sampled_log_likelihood(require_vae(model), Split((x * 255).to(torch.uint8)), 2, progress=False, log=lambda _: None)
+        assert math.isfinite(estimate["log_px_iwae"]) and estimate["log_px_iwae"] >= estimate["elbo"]
+    else:
+        with pytest.raises(ConfigError):
+            require_vae(model)
+    one, other = model.batch_loss(x, torch.tensor([0, 0, 0]), seeded()).total, model.batch_loss(x, torch.tensor([1, 2, 1]), seeded()).total
+    assert torch.equal(one, other) != caps.labels  # the loss reads the labels exactly where it says so

@@ -83,6 +83,7 @@ def test_conv_wta_code_has_one_winner_per_map_and_linear_deconv_decoder():
     assert ((z != 0).flatten(2).sum(2) <= 1).all()
     (deconv,) = layers_of(model.decoder, nn.ConvTranspose2d)
     assert deconv.kernel_size == (11, 11) and isinstance(model.decoder[-1], nn.Identity)
+    assert not model.capabilities.batch_coupled  # winner-take-all per image only
 
 
 def test_conv_wta_lifetime_sparsity_in_the_loss():
@@ -90,6 +91,7 @@ def test_conv_wta_lifetime_sparsity_in_the_loss():
     model = create_model("conv-wta-ae", channels=(6,), lifetime_rate=0.5)
     out = model.loss(torch.rand(10, 1, 28, 28))
     assert 0 < out.terms["active"].item() <= 5 * 6 / (10 * 6 * 28 * 28)  # 5 of 10 images per map
+    assert model.capabilities.batch_coupled  # ranking the batch: never split over threads or processes
 
 
 def test_conv_wta_features_are_dense_max_pooled_maps():

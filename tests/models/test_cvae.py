@@ -25,7 +25,7 @@ def test_the_label_conditions_both_networks_and_the_code_carries_it():
     torch.testing.assert_close(model.batch_loss(x, torch.tensor([1, 1, 1, 1]), torch.Generator().manual_seed(0)).total, b.total)
     code = model.encode(x)  # no labels: "no class"
     assert code.shape == (4, 2 + 3) and torch.equal(code[:, 2:], torch.zeros(4, 3))
-    assert model.uses_labels and model.can_sample
+    assert model.capabilities.labels and model.capabilities.sample and not model.capabilities.likelihood
 
 
 def test_every_step_passes_each_image_its_own_label():

@@ -25,7 +25,7 @@ def test_l1_code_is_nonnegative_and_the_penalty_is_its_sum():
     model = create_model("sparse-ae", channels=(4, 8), latent_dim=16, penalty="l1", sparsity_weight=0.5)
     x = torch.rand(6, 1, 28, 28)
     z = model.encode(x)
-    assert z.min() >= 0 and not model.batch_coupled
+    assert z.min() >= 0 and not model.capabilities.batch_coupled
     out = model.loss(x)
     torch.testing.assert_close(out.terms["sparsity"], z.sum(1).mean())
     torch.testing.assert_close(out.total, out.terms["mse"] + 0.5 * out.terms["sparsity"])
@@ -35,7 +35,7 @@ def test_l1_code_is_nonnegative_and_the_penalty_is_its_sum():
 def test_kl_penalty_drives_the_mean_activation_to_the_target():
     torch.manual_seed(0)
     model = create_model("sparse-ae", channels=(4, 8), latent_dim=16, penalty="kl", sparsity_weight=1.0, target_rate=0.05)
-    assert model.batch_coupled
+    assert model.capabilities.batch_coupled and not type(model).capabilities.batch_coupled  # set per instance, by the penalty
     x = torch.rand(32, 1, 28, 28)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(60):

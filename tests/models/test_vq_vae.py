@@ -30,6 +30,7 @@ def test_gradients_go_straight_through_and_the_codebook_learns_by_its_loss():
     model.loss(torch.rand(4, 1, 28, 28)).total.backward()
     assert model.encoder.body[0][0].weight.grad.abs().sum() > 0  # through the argmin, by straight-through
     assert model.quantizer.codebook.grad.abs().sum() > 0
+    assert not model.capabilities.batch_coupled  # no EMA side effect on shared buffers
 
 
 def test_ema_moves_a_used_code_towards_its_vectors_and_is_saved():
@@ -43,7 +44,7 @@ def test_ema_moves_a_used_code_towards_its_vectors_and_is_saved():
     torch.testing.assert_close(q.cluster_size[0], expected_size)
     n = q.cluster_size.sum()
     torch.testing.assert_close(q.codebook[0], expected_sum / ((expected_size + 1e-5) / (n + 5e-5) * n))
-    assert "encoder.quantizer.codebook" in model.state_dict() and model.batch_coupled
+    assert "encoder.quantizer.codebook" in model.state_dict() and model.capabilities.batch_coupled
 
 
 def test_usage_counts_codes():

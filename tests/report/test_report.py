@@ -64,6 +64,18 @@ def test_report_is_self_contained_and_escaped(run_folder):
     assert "look here" in html and "encode test" in html
 
 
+def test_skipped_analyses_are_one_short_list_with_their_reasons(run_folder):
+    assert "id='skipped'" not in write_report(run_folder).read_text()  # a file from before skips were recorded: none listed
+    summary = json.loads((run_folder / "analysis.json").read_text())
+    summary["skipped"] = [{"name": "prior_samples", "reason": "the model cannot sample from a prior"},
+                          {"name": "codebook", "reason": "the model's code is <not> a grid"}]
+    (run_folder / "analysis.json").write_text(json.dumps(summary))
+    html = write_report(run_folder).read_text()
+    listed = html.split("id='skipped'")[1].split("</section>")[0]
+    assert listed.count("<li>") == 2 and "<b>prior_samples</b>: the model cannot sample from a prior" in listed
+    assert "&lt;not&gt;" in listed and "href='#skipped'" in html
+
+
 chromium = find_chromium()
 needs_chromium = pytest.mark.skipif(chromium is None, reason="no chromium on PATH: install Debian's `chromium` to run the browser test")
 

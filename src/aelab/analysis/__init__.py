@@ -10,9 +10,10 @@ import pkgutil
 
 from aelab.analysis.base import ANALYSES, Analysis, AnalysisResult, Table, ordered_analyses, register_analysis
 from aelab.analysis.context import AnalysisContext
+from aelab.analysis.needs import Needs
 from aelab.analysis.runner import Analyzed, analyze
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["ANALYSES", "Analysis", "Analyzed", "AnalysisContext", "AnalysisResult", "Table", "analyze", "ordered_analyses", "register_analysis"]
+__all__ = ["ANALYSES", "Analysis", "Analyzed", "AnalysisContext", "AnalysisResult", "Needs", "Table", "analyze", "ordered_analyses", "register_analysis"]

@@ -4,6 +4,7 @@
     class Reconstructions(Analysis):
         name, title, order = "reconstructions", "Reconstructions", 10
         note = "what a student should look for in the figure"
+        needs = Needs()  # e.g. Needs(sample=True): what it needs of the model and the run (needs.py)
         def run(self, ctx, n=100) -> AnalysisResult: ...
 
 `run` takes the run (an `AnalysisContext`: model, data, cached codes) and the
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 from matplotlib.figure import Figure
 
+from aelab.analysis.needs import Needs
 from aelab.errors import ConfigError
 from aelab.registry import Registry
 from aelab.typed import coerce
@@ -52,10 +54,8 @@ class Analysis:
     title: ClassVar[str]
     note: ClassVar[str]  # one line: what to look for
     order: ClassVar[int]  # position in the report (the issue's order)
-
-    def applies(self, ctx) -> bool:
-        """Whether this analysis makes sense for the run's model and data."""
-        return True
+    # what it needs of the model and the run; where one is unmet the runner skips it and says why
+    needs: ClassVar[Needs] = Needs()
 
     def run(self, ctx, **params) -> AnalysisResult:
         raise NotImplementedError

@@ -8,6 +8,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import figure, grid_figure, labelled_grid
+from aelab.analysis.needs import Needs
 
 HEATMAP_MAX_DIMS = 64  # wider codes make an unreadable heatmap
 
@@ -24,9 +25,7 @@ class ClassMeans(Analysis):
     name, title, order = "class_means", "Class means and mixtures", 60
     note = ("The diagonal decodes each class's average code (a 'typical' item); off the diagonal, the average "
             "of two classes' means: blends that look like a real item show a smooth, well-organised code.")
-
-    def applies(self, ctx) -> bool:
-        return ctx.test.labels is not None
+    needs = Needs(labels=True)
 
     def run(self, ctx) -> AnalysisResult:
         means = class_means(ctx.test_codes, ctx.test.labels, ctx.n_classes)

@@ -1,4 +1,4 @@
-"""Codebook usage, for models whose code is a grid of codebook entries (`model.discrete_code`: VQ-VAE).
+"""Codebook usage, for models whose code is a grid of codebook entries (`capabilities.discrete_code`: VQ-VAE).
 
 Walking single code numbers (traversals), mixing two codes (interpolation, the decoder
 grid) leave the codebook, so those analyses do not apply to such models; this one shows
@@ -14,6 +14,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import figure, grid_figure, mosaic, show
+from aelab.analysis.needs import Needs
 from aelab.checks import PositiveInt
 from aelab.data import batches
 
@@ -23,9 +24,7 @@ class Codebook(Analysis):
     name, title, order = "codebook", "Codebook usage and entries", 35
     note = ("How often each codebook entry is used on the test images, and each entry decoded alone: dead codes "
             "(never used) are capacity lost; a perplexity far below the codebook size means few entries do the work.")
-
-    def applies(self, ctx) -> bool:
-        return ctx.model.discrete_code
+    needs = Needs(discrete_code=True)
 
     def run(self, ctx, *, max_entries: PositiveInt = 64) -> AnalysisResult:
         model, size = ctx.model, ctx.model.config.codebook_size

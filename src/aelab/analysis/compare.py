@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from aelab.analysis.context import AnalysisContext
-from aelab.analysis.runner import jsonable, run_one, run_summary, save_figures, select
+from aelab.analysis.runner import jsonable, run_one, run_summary, save_figures, select, skip_reason
 from aelab.errors import ConfigError
 from aelab.io import require_writable, write_json
 
@@ -45,7 +45,9 @@ def compare(run_dirs, out: str | Path, *, labels: list[str] | None = None, only=
     for analysis in chosen:
         per_run, results = [], []
         for ctx, label, folder in zip(ctxs, labels, folders):
-            if not analysis.applies(ctx):
+            reason = skip_reason(analysis, ctx)
+            if reason:
+                log(f"skipped {analysis.name} on {label}: {reason}")
                 per_run.append(None)
                 continue
             outcome = run_one(analysis, ctx, params.get(analysis.name, {}), log)

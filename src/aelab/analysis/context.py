@@ -67,7 +67,8 @@ class AnalysisContext:
     @property
     def variational(self) -> bool:
         """A model with a posterior and a N(0, I) prior (VAE, MMD-VAE)."""
-        return (hasattr(self.model, "encode_distribution") or self.model.can_sample) and not self.model.discrete_code
+        caps = self.model.capabilities
+        return (caps.posterior or caps.sample) and not caps.discrete_code
 
     @property
     def labelled(self) -> bool:

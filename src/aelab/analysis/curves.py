@@ -9,6 +9,7 @@ from matplotlib.ticker import MaxNLocator
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
+from aelab.analysis.needs import Needs
 
 SPLITS = ("train", "val", "test")
 WIDTH = 6.5  # inches: every run's curves figure is as wide, so side by side their text is the same size
@@ -50,9 +51,7 @@ class TrainingCurves(Analysis):
     name, title, order = "curves", "Training curves", 20
     note = ("Training and held-out loss per epoch: a held-out curve that turns up while training keeps falling "
             "is overfitting; two curves still falling at the end mean more epochs would help.")
-
-    def applies(self, ctx) -> bool:
-        return bool(ctx.run.read_metrics())
+    needs = Needs(history=True)
 
     def run(self, ctx) -> AnalysisResult:
         history = ctx.run.read_metrics()

@@ -18,6 +18,7 @@ from sklearn.decomposition import PCA
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, mosaic, scatter_by_class, show
+from aelab.analysis.needs import Needs
 from aelab.checks import NonNegativeInt, PositiveInt
 
 SCATTER_POINTS = 5000
@@ -59,9 +60,7 @@ class DecoderGrid(Analysis):
     name, title, order = "decoder_grid", "Decoder grid", 50
     note = ("The decoder as a generator: each tile decodes the point of the plane under it, on the same axes "
             "as the codes on the left; tiles far from any code (empty areas) rarely look like real images.")
-
-    def applies(self, ctx) -> bool:
-        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+    needs = Needs(continuous_code=True)  # moving along code numbers leaves a codebook (see codebook.py)
 
     def run(self, ctx, *, size: PositiveInt = 15, dims: list[NonNegativeInt] | None = None) -> AnalysisResult:
         codes = ctx.test_codes.numpy().astype(np.float64)

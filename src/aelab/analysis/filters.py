@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.analysis.needs import Needs
 from aelab.checks import NonNegativeInt, PositiveInt
 from aelab.errors import ConfigError
 from aelab.inspect import batch_feature_maps, decoder_atoms, first_layer_filters, normalise_each, weighted_layers
@@ -43,9 +44,7 @@ class Filters(Analysis):
     name, title, order = "filters", "Filters and feature maps", 100
     note = ("Filters of an unregularised conv AE often look like noise or copies of one pattern, and many feature "
             "maps stay blank ('dead'); sparse or well-trained models show edge and stroke detectors.")
-
-    def applies(self, ctx) -> bool:
-        return bool(weighted_layers(ctx.model.encoder))
+    needs = Needs(encoder_weights=True)
 
     def run(
         self, ctx, *, image: NonNegativeInt = 0, max_maps: PositiveInt = 16, max_filters: PositiveInt = 64, dead_images: PositiveInt = 64

@@ -15,6 +15,7 @@ import torch
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure, grid_figure, labelled_grid
 from aelab.analysis.knn import nearest
+from aelab.analysis.needs import Needs
 from aelab.generation.evaluate import SET_TITLES, GenerationConfig, image_sets, scored
 from aelab.generation.features import feature_space
 from aelab.generation.samplers import MixtureConfig
@@ -28,9 +29,7 @@ class Generation(Analysis):
     note = ("Lower FID and KID, and precision, recall, density and coverage near those of the training images (the floor), "
             "mean samples like the test set; a sample as close to its nearest training image as that image's twin would be "
             "is a memory, not a new image.")
-
-    def applies(self, ctx) -> bool:
-        return ctx.labelled and len(ctx.train) > 0  # the feature network is a classifier
+    needs = Needs(labels=True, train_labels=True)  # the feature network is a classifier
 
     def run(self, ctx, *, images: int = 10_000, components: int = 10, covariance: str = "full", grid: int = 8,
             memory_checks: int = 8, memory_sample: int = 200, seed: int = 0) -> AnalysisResult:

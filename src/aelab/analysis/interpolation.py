@@ -7,6 +7,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.analysis.needs import Needs
 from aelab.checks import NonNegativeInt, PositiveInt
 
 
@@ -31,9 +32,7 @@ class Interpolation(Analysis):
     name, title, order = "interpolation", "Interpolation", 40
     note = ("Decoding points between two codes: a good latent space gives plausible images all the way "
             "(shapes morph); the cross-fade row below shows what plain pixel blending gives instead.")
-
-    def applies(self, ctx) -> bool:
-        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+    needs = Needs(continuous_code=True)  # moving along code numbers leaves a codebook (see codebook.py)
 
     def run(self, ctx, *, pair: list[NonNegativeInt] = (0, 1), steps: PositiveInt = 11, walks: list[list[NonNegativeInt]] | None = None) -> AnalysisResult:
         i, j = (int(k) for k in pair)

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
+from aelab.analysis.needs import Needs
 from aelab.analysis.reconstructions import per_class_means
 from aelab.checks import PositiveInt, Seed
 from aelab.errors import ConfigError
@@ -107,9 +108,7 @@ class LatentClassification(Analysis):
             "(one run: 1-NN, k-NN and a linear probe; runs compared: each run's 1-NN); hatched: 1-NN on the raw pixels of the "
             "same images, which the code should approach with far fewer numbers; dashed line: chance. The numbers have every "
             "classifier on codes and on pixels.")
-
-    def applies(self, ctx) -> bool:
-        return ctx.labelled and len(ctx.train) > 0
+    needs = Needs(labels=True, train_labels=True)
 
     def run(
         self, ctx, *, k: PositiveInt = 5, probe_max_iter: PositiveInt = 100, pixel_train: PositiveInt | None = None,

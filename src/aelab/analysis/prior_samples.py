@@ -1,5 +1,5 @@
 """9. Samples from the prior: images decoded from z ~ N(0, I), for models that can
-sample (`model.can_sample`: VAEs)."""
+sample (`capabilities.sample`: VAEs, the VQ-VAE's PixelCNN)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import grid_figure, mosaic, show
+from aelab.analysis.needs import Needs
 from aelab.checks import PositiveInt, Seed
 
 
@@ -17,9 +18,7 @@ class PriorSamples(Analysis):
     name, title, order = "prior_samples", "Samples from the prior", 90
     note = ("New images decoded from random codes drawn from the prior: blurry but varied samples are typical "
             "of a VAE; samples that all look alike, or like noise, mean the posterior and the prior disagree.")
-
-    def applies(self, ctx) -> bool:
-        return ctx.model.can_sample
+    needs = Needs(sample=True)
 
     def run(self, ctx, *, n: PositiveInt = 64, seed: Seed = 0) -> AnalysisResult:
         torch.manual_seed(seed)

@@ -1,5 +1,6 @@
 """`aelab analyze`: run the analyses that fit a run, time each, write PNGs,
-analysis.json and report.html into the run folder.
+analysis.json and report.html into the run folder. An analysis whose `needs` the run does not
+meet is skipped, and analysis.json, the log and the report say why.
 
 With `only`, the analyses named are added to the run's analysis.json (or replace their earlier
 entries) and the others already there are kept, so a report grows one analysis at a time.
@@ -50,11 +51,13 @@ class Analyzed:
     summary: Path  # analysis.json
     results: dict[str, AnalysisResult]
     errors: dict[str, str]  # name -> the error of each analysis that failed
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why it does not fit the run
 
     def __getitem__(self, name: str) -> AnalysisResult:
         if name in self.results:
             return self.results[name]
-        why = f"failed ({self.errors[name]})" if name in self.errors else "was not run (not asked for, or it does not fit the run)"
+        why = (f"failed ({self.errors[name]})" if name in self.errors else f"was skipped ({self.skipped[name]})" if name in self.skipped
+               else "was not run (not asked for)")
         raise KeyError(f"analysis {name!r} {why}; results: {', '.join(self.results) or 'none'}")
 
 
@@ -66,6 +69,11 @@ def select(only: Iterable[str] | None, skip: Iterable[str] | None, params: dict[
     for name, values in params.items():
         ANALYSES.get(name).check_params(values)
     return [a for a in ordered_analyses() if (not only or a.name in only) and a.name not in skip]
+
+
+def skip_reason(analysis: Analysis, ctx: AnalysisContext) -> str | None:
+    """Why `analysis` does not fit the run, in words (its first unmet need); None when it fits."""
+    return analysis.needs.unmet(ctx.model.capabilities, ctx)
 
 
 def run_one(analysis: Analysis, ctx: AnalysisContext, params: dict[str, Any], log: Log) -> Outcome:
@@ -99,11 +107,15 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
     chosen = select(only, skip, params)
     ctx = AnalysisContext(run_dir, device=device)
     require_writable(ctx.run.analysis_dir)  # before minutes of work, not after
-    outcomes = []
+    outcomes, skipped = [], []
     for analysis in chosen:
-        if not analysis.applies(ctx):
+        reason = skip_reason(analysis, ctx)
+        if reason:
             if only and analysis.name in only:
-                raise ConfigError(f"analysis {analysis.name!r} does not apply to {ctx.run.root} ({ctx.config.model.name} on {ctx.dataset.name}).")
+                raise ConfigError(f"analysis {analysis.name!r} does not apply to {ctx.run.root} ({ctx.config.model.name} on "
+                                  f"{ctx.dataset.name}): {reason}. Leave it out of --only.")
+            log(f"skipped {analysis.name}: {reason}")
+            skipped.append({"name": analysis.name, "reason": reason})
             continue
         outcome = run_one(analysis, ctx, params.get(analysis.name, {}), log)
         if outcome.result:
@@ -112,26 +124,32 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
             outcome.seconds += time.perf_counter() - start
         log(f"{analysis.name:<15} {outcome.seconds:6.2f} s" + (f"  FAILED: {outcome.error}" if outcome.error else ""))
         outcomes.append(outcome)
-    kept = earlier_entries(ctx.run.analysis_json, {o.analysis.name for o in outcomes}, log) if only else []
-    write_json(ctx.run.analysis_json, summary(ctx, outcomes, kept))
+    kept, recorded = [], skipped
+    if only:  # the earlier entries and skips stand, but for the analyses this call ran
+        ran = {o.analysis.name for o in outcomes}
+        kept = earlier_entries(ctx.run.analysis_json, ran, log)
+        recorded = [*earlier_entries(ctx.run.analysis_json, ran | {s["name"] for s in skipped}, log, "skipped"), *skipped]
+    write_json(ctx.run.analysis_json, summary(ctx, outcomes, kept, sorted(recorded, key=report_position)))
     from aelab.report import write_report
 
     report = write_report(ctx.run.root)
     log("shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
     log(f"report: {report}")
     return Analyzed(report, ctx.run.analysis_json, {o.analysis.name: o.result for o in outcomes if o.result},
-                    {o.analysis.name: o.error for o in outcomes if o.error})
+                    {o.analysis.name: o.error for o in outcomes if o.error}, {s["name"]: s["reason"] for s in skipped})
 
 
-def earlier_entries(path: Path, replaced: set[str], log: Log) -> list[dict]:
-    """The entries of an earlier analysis.json that this one does not replace."""
+def earlier_entries(path: Path, replaced: set[str], log: Log, key: str = "analyses") -> list[dict]:
+    """The entries (of `key`: "analyses" or "skipped") of an earlier analysis.json that this one does not replace."""
     if not path.is_file():
         return []
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))["analyses"]
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = document[key] if key == "analyses" else document.get(key, [])  # older files record no skips
         return [e for e in entries if e["name"] not in replaced]
-    except (ValueError, KeyError, TypeError):
-        log(f"{path} could not be read: it is written anew with this run's analyses only")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        if key == "analyses":  # said once, not again for its skips
+            log(f"{path} could not be read: it is written anew with this run's analyses only")
         return []
 
 
@@ -149,12 +167,12 @@ def run_summary(ctx: AnalysisContext) -> dict:
             "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device)}
 
 
-def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[dict] | None = None) -> dict:
+def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[dict] | None = None, skipped: list[dict] | None = None) -> dict:
     entries = sorted([*(kept or []), *(o.to_dict() for o in outcomes)], key=report_position)
     return {"kind": "analysis", "created": time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
             "shared_seconds": {k: round(v, 3) for k, v in ctx.timings.items()},
             "total_seconds": round(sum(ctx.timings.values()) + sum(e.get("seconds") or 0 for e in entries), 3),
-            "analyses": entries}
+            "analyses": entries, "skipped": skipped or []}  # skipped: [{"name", "reason"}], analyses that do not fit the run
 
 
 def jsonable(value: Any) -> Any:

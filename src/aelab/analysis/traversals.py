@@ -9,6 +9,7 @@ import torch
 
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import grid_figure, labelled_grid
+from aelab.analysis.needs import Needs
 from aelab.checks import NonNegativeInt, PositiveInt
 
 PRIOR_QUANTILES = (0.05, 0.95)  # one dimension's walk: the prior's middle 90%
@@ -27,9 +28,7 @@ class Traversals(Analysis):
     name, title, order = "traversals", "Traversals", 70
     note = ("Each row changes one code dimension from its low to its high value, keeping the rest of the image's "
             "code: look for rows that change one property (width, thickness, slant) and rows that change nothing.")
-
-    def applies(self, ctx) -> bool:
-        return not ctx.model.discrete_code  # moving along code numbers leaves a codebook (see codebook.py)
+    needs = Needs(continuous_code=True)  # moving along code numbers leaves a codebook (see codebook.py)
 
     def run(
         self, ctx, *, image: NonNegativeInt = 0, steps: PositiveInt = 9, max_dims: PositiveInt = 10, dims: list[NonNegativeInt] | None = None

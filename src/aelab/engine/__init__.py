@@ -37,7 +37,7 @@ def make_step(model: Autoencoder, optimizer: torch.optim.Optimizer, cfg: TrainCo
     """The step strategy for this model, device and world."""
     device = next(model.parameters()).device
     if world.size > 1:
-        if model.batch_coupled:
+        if model.capabilities.batch_coupled:
             raise ConfigError(
                 f"model {model.config.name!r} computes its loss over a whole batch at once (it compares the batch's "
                 "images or codes with each other), which data-parallel training would cut into per-process slices: "

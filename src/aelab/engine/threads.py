@@ -6,7 +6,7 @@ convolutions; training the parts side by side on threads keeps both busy
 in `.grad`, each part's mean loss weighted by its share of the batch, so the step
 is the whole-batch step up to float rounding. Each part draws its noise from its own
 generator, seeded from the step's generator, so results never depend on thread timing.
-Models whose loss couples a batch (`batch_coupled`) are never split.
+Models whose loss couples a batch (`capabilities.batch_coupled`) are never split.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SEED_RANGE = 2**62
 
 def auto_parts(model: Autoencoder, batch_size: int, cores: int) -> int:
     """One part per CPU core, each of at least MIN_PART images; 1 for batch-coupled losses."""
-    if model.batch_coupled:
+    if model.capabilities.batch_coupled:
         return 1
     return max(1, min(cores, batch_size // MIN_PART))
 

@@ -37,7 +37,7 @@ class _Encoder(nn.Module):
     def __init__(self, model: Autoencoder):
         super().__init__()
         self.model = model
-        self.gaussian = hasattr(model, "encode_distribution")
+        self.gaussian = model.capabilities.posterior
         with torch.no_grad():  # a code wider than mu (cvae's [mu, one-hot]) is not the mean alone
             probe = torch.zeros(1, *model.config.input_shape)
             self.code_is_mean = self.gaussian and model.encode(probe).shape == model.encode_distribution(probe)[0].shape
@@ -78,7 +78,7 @@ def export_model(model: Autoencoder, folder: str | Path, check_images: torch.Ten
     x = check_images[: max(CHECK_BATCHES)].float()
     with torch.no_grad():
         z = model.encode(x)
-    encoder = _export(_Encoder(model).eval(), x, folder / "encoder.onnx", ["image"], ["code", "logvar"] if hasattr(model, "encode_distribution") else ["code"])
+    encoder = _export(_Encoder(model).eval(), x, folder / "encoder.onnx", ["image"], ["code", "logvar"] if model.capabilities.posterior else ["code"])
     decoder = _export(_Decoder(model).eval(), z, folder / "decoder.onnx", ["code"], ["image"])
     difference = max(_compare(_Encoder(model), encoder, x), _compare(_Decoder(model), decoder, z))
     if not difference <= TOLERANCE:

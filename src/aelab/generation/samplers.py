@@ -110,7 +110,7 @@ def saved_or_fitted(path: Path, train_codes: Callable[[], torch.Tensor], config:
 
 def available_samplers(model: Autoencoder) -> list[SamplerName]:
     """The prior where the model declares one, and the code mixture for every model."""
-    return ["prior", "gmm"] if model.can_sample else ["gmm"]
+    return ["prior", "gmm"] if model.capabilities.sample else ["gmm"]
 
 
 @torch.no_grad()

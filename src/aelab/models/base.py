@@ -8,7 +8,10 @@
 
 Optional parts, with defaults here: `loss_description()` (logged once when
 training starts), `evaluation_view(split)` (the split as the loss scores it at
-evaluation, e.g. one fixed binarisation), and `sample(n)` where `can_sample`.
+evaluation, e.g. one fixed binarisation), and `sample(n)` where the model declares it.
+
+What a model can do beyond the contract (sample from a prior, give its posterior, read labels...)
+it declares in `capabilities` (models/capabilities.py); callers read that, never guess.
 
 `encoder` and `decoder` are sub-modules that can be called on their own. Models
 with a stochastic code (VAEs) return the posterior mean from `encode`, so that
@@ -18,12 +21,13 @@ analyses of the latent space work on every model alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
 
 from aelab.checks import PositiveInt
+from aelab.models.capabilities import Capabilities
 
 if TYPE_CHECKING:
     from aelab.data import Split
@@ -50,14 +54,9 @@ class LossOutput(NamedTuple):
 
 class Autoencoder(nn.Module):
     config_class: type[ModelConfig] = ModelConfig
-    can_sample: ClassVar[bool] = False  # True where `sample` draws images from a prior
-    # True where the loss of one image depends on the others in its batch (ranking the
-    # batch, comparing it with prior draws): such a loss must see whole batches.
-    batch_coupled: bool = False
-    uses_labels: ClassVar[bool] = False  # True where the loss needs each image's class (`batch_loss`)
-    # True where the code is a grid of codebook entries (VQ-VAE): walking single numbers of it,
-    # or mixing two codes, leaves the codebook, so analyses that do so do not apply
-    discrete_code: ClassVar[bool] = False
+    # what it can do beyond encode/decode/loss; every registered model declares its own on its class
+    # (tests/models/test_contract.py), and one that depends on the config sets it again in __init__
+    capabilities: Capabilities = Capabilities()
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -81,7 +80,7 @@ class Autoencoder(nn.Module):
 
     def batch_loss(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None = None) -> LossOutput:
         """The loss of a batch as the training loop and evaluation hold it, labels (B,) or None
-        beside; only models that declare `uses_labels` read them."""
+        beside; only models that declare `capabilities.labels` read them."""
         return self.loss(x, generator)
 
     def loss_description(self) -> str:

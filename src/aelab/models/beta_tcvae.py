@@ -26,6 +26,7 @@ import torch
 
 from aelab.checks import NonNegativeFloat, PositiveInt
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig, elbo_terms
@@ -62,7 +63,8 @@ def tc_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, da
 @register_model("beta-tcvae")
 class BetaTCVAE(VAE):
     config_class = BetaTCVAEConfig
-    batch_coupled = True  # q(z) is estimated from the whole batch's posteriors
+    # q(z) is estimated from the whole batch's posteriors
+    capabilities = Capabilities(sample=True, posterior=True, likelihood=True, batch_coupled=True)
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         cfg = self.config

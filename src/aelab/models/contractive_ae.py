@@ -25,6 +25,7 @@ from torch import nn
 
 from aelab.checks import NonNegativeFloat, PositiveInt
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
@@ -70,6 +71,7 @@ def jacobian_frobenius(encoder: nn.Module, x: torch.Tensor, method: JacobianMeth
 @register_model("contractive-ae")
 class ContractiveAutoencoder(ConvAutoencoder):
     config_class = ContractiveAEConfig
+    capabilities = Capabilities()  # the Jacobian penalty is per image
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         cfg = self.config

@@ -17,6 +17,7 @@ from torch import nn
 
 from aelab.checks import Channels, ImageSize, PositiveInt
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.capabilities import Capabilities
 from aelab.models.cpu_layers import Flatten
 from aelab.models.init import Init, initialize, start_output_at_mean
 from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
@@ -43,6 +44,7 @@ class ConvAEConfig(ModelConfig):
 @register_model("conv-ae")
 class ConvAutoencoder(Autoencoder):
     config_class = ConvAEConfig
+    capabilities = Capabilities()  # a plain autoencoder: encode, decode, a per-image loss
 
     def __init__(self, config: ConvAEConfig):
         super().__init__(config)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aelab.checks import Channels, ImageSize, PositiveInt
+from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.init import Init
 from aelab.models.layers import Downsample, Upsample
@@ -66,13 +67,16 @@ class FullyConvAEConfig(ConvAEConfig):
 @register_model("pooled-conv-ae")
 class PooledConvAutoencoder(ConvAutoencoder):
     config_class = PooledConvAEConfig
+    capabilities = Capabilities()
 
 
 @register_model("all-conv-ae")
 class AllConvAutoencoder(ConvAutoencoder):
     config_class = AllConvAEConfig
+    capabilities = Capabilities()
 
 
 @register_model("fully-conv-ae")
 class FullyConvAutoencoder(ConvAutoencoder):
     config_class = FullyConvAEConfig
+    capabilities = Capabilities()

@@ -4,7 +4,7 @@ Generative Models", NeurIPS 2015): the VAE's networks, both conditioned on the c
     encoder q(z|x, y): the conv features and one-hot(y) -> mu, logvar (K each)
     decoder p(x|z, y): [z, one-hot(y)] (K + classes) -> logits
 Loss = the VAE's negative ELBO with both sides conditioned, nats per image; it reads each
-image's label (`uses_labels`, through `batch_loss`), so it trains on labelled data only.
+image's label (`capabilities.labels`, through `batch_loss`), so it trains on labelled data only.
 
 The code is [mu, one-hot(y)] (K + classes numbers), so `decode(code)` needs no label on the
 side and every analysis of codes works. Without labels (`encode(x)`, what analyses call)
@@ -26,6 +26,7 @@ from torch import nn
 from aelab.checks import PositiveInt, UnitInterval
 from aelab.errors import DataError
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.gaussian import reparameterize
 from aelab.models.registry import register_model
 from aelab.models.vae import KL_ESTIMATORS, VAE, ElboParts, VAEConfig, build_networks, elbo_terms
@@ -59,7 +60,8 @@ class ConditionalEncoder(nn.Module):
 @register_model("cvae")
 class CVAE(VAE):
     config_class = CVAEConfig
-    uses_labels = True  # the loss conditions on each image's class
+    # the loss conditions on each image's class; it models log p(x|y), so no estimate of log p(x)
+    capabilities = Capabilities(sample=True, posterior=True, labels=True)
 
     def __init__(self, config: CVAEConfig):
         super().__init__(config)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from aelab.checks import PositiveFloat
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
@@ -55,6 +56,7 @@ def corrupt(x: torch.Tensor, noise: Noise, level: float, generator: torch.Genera
 @register_model("denoising-ae")
 class DenoisingAutoencoder(ConvAutoencoder):
     config_class = DenoisingAEConfig
+    capabilities = Capabilities()  # the noise is drawn per image
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return corrupt(x, self.config.noise, self.config.noise_level, generator)

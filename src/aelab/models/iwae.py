@@ -22,6 +22,7 @@ import torch
 
 from aelab.checks import PositiveInt
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparameterize
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig
@@ -41,6 +42,7 @@ class IWAEConfig(VAEConfig):
 @register_model("iwae")
 class IWAE(VAE):
     config_class = IWAEConfig
+    capabilities = Capabilities(sample=True, posterior=True, likelihood=True)
 
     def log_weights(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """log p(x|z_s) and log p(z_s) - log q(z_s|x) for k draws per image: x (B, C, H, W) -> (k, B) each."""

@@ -19,6 +19,7 @@ from torch import nn
 
 from aelab.checks import PositiveInt, Widths
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.capabilities import Capabilities
 from aelab.models.layers import Activation, mlp
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
@@ -39,6 +40,7 @@ class MLPAEConfig(ModelConfig):
 @register_model("mlp-ae")
 class MLPAutoencoder(Autoencoder):
     config_class = MLPAEConfig
+    capabilities = Capabilities()  # a plain autoencoder
 
     def __init__(self, config: MLPAEConfig):
         super().__init__(config)

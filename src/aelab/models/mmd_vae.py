@@ -17,6 +17,7 @@ import torch
 
 from aelab.checks import NonNegativeFloat, PositiveFloat
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.mmd import Kernel, mmd
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig, elbo_terms
@@ -34,7 +35,8 @@ class MMDVAEConfig(VAEConfig):
 @register_model("mmd-vae")
 class MMDVAE(VAE):
     config_class = MMDVAEConfig
-    batch_coupled = True  # MMD compares the whole batch with as many prior draws
+    # MMD compares the whole batch with as many prior draws
+    capabilities = Capabilities(sample=True, posterior=True, likelihood=True, batch_coupled=True)
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         parts = self.elbo_parts(x, generator)

@@ -6,13 +6,14 @@ Loss = MSE (mean per pixel) + weight * penalty, two penalties:
     kl   the classic course version (Ng's CS294A notes): sigmoid code units, rho_hat_j the
          mean activation of unit j over the batch, penalty sum_j KL(rho || rho_hat_j) between
          Bernoulli(rho) and Bernoulli(rho_hat_j); rho = `target_rate`; weight 0.1 by default.
-         rho_hat is a batch statistic, so this loss couples the batch (`batch_coupled`).
+         rho_hat is a batch statistic, so this loss couples the batch (`capabilities.batch_coupled`).
 The log shows how sparse the codes are: `active` is the share of code entries above
 `active_threshold` (0 for l1's ReLU code), `mean_activation` the mean code value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,7 @@ from torch import nn
 
 from aelab.checks import NonNegativeFloat, PositiveInt, Rate
 from aelab.models.base import LossOutput
+from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
@@ -61,10 +63,11 @@ def kl_sparsity_penalty(z: torch.Tensor, rho: float, eps: float = 1e-6) -> torch
 @register_model("sparse-ae")
 class SparseAutoencoder(ConvAutoencoder):
     config_class = SparseAEConfig
+    capabilities = Capabilities()  # batch-coupled with the KL penalty: set in __init__
 
     def __init__(self, config: SparseAEConfig):
         super().__init__(config)
-        self.batch_coupled = config.penalty == "kl"  # rho_hat is a mean over the batch
+        self.capabilities = dataclasses.replace(self.capabilities, batch_coupled=config.penalty == "kl")  # rho_hat is a mean over the batch
         # (B, K) linear code -> ReLU (l1: exact zeros) or sigmoid (kl: a firing rate in (0, 1))
         self.encoder = nn.Sequential(self.encoder, nn.ReLU() if config.penalty == "l1" else nn.Sigmoid())
 

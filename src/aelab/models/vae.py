@@ -35,6 +35,7 @@ from aelab.checks import Channels, NonNegativeFloat, PositiveFloat, PositiveInt
 from aelab.data.split import Split
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.binarize import Binarize, binarize_batch, evaluation_split
+from aelab.models.capabilities import Capabilities
 from aelab.models.cpu_layers import Flatten
 from aelab.models.gaussian import kl_monte_carlo, kl_normal_analytic, log_normal_pdf, reparameterize
 from aelab.models.layers import Activation, activation, conv_decoder, conv_encoder
@@ -144,7 +145,7 @@ def build_networks(config: VAEConfig) -> tuple[GaussianEncoder, LogitDecoder]:
 @register_model("vae")
 class VAE(Autoencoder):
     config_class = VAEConfig
-    can_sample = True
+    capabilities = Capabilities(sample=True, posterior=True, likelihood=True)
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)

@@ -11,7 +11,7 @@ the last two means over positions and D. The decoder's gradient reaches the enco
 straight-through estimator z_e + sg(z_q - z_e). With `ema = true` (the default) the codebook
 follows exponential moving averages of the vectors assigned to it (the paper's appendix)
 instead of the codebook loss, which is then only logged; that update is a side effect of the training loss on shared state, so
-such a model is never split over threads or processes (`batch_coupled`).
+such a model is never split over threads or processes (`capabilities.batch_coupled`).
 
 Codebook usage is logged per batch and so averaged per epoch: `perplexity` = exp(entropy
 of the batch's code frequencies), K when all are used alike; `codes_used`, the share of
@@ -26,6 +26,7 @@ it: one loop and one checkpoint, at the cost of fitting codes that still move ea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from torch import nn
 
 from aelab.checks import Channels, NonNegativeFloat, PositiveInt, UnitInterval
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.capabilities import Capabilities
 from aelab.models.layers import Activation, conv_decoder, conv_encoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.pixelcnn import PixelCNNPrior
@@ -115,12 +117,13 @@ def codebook_usage(indices: torch.Tensor, codes: int) -> dict[str, torch.Tensor]
 @register_model("vq-vae")
 class VQVAE(Autoencoder):
     config_class = VQVAEConfig
-    can_sample = True  # from the PixelCNN prior over index grids
-    discrete_code = True  # the code is a grid of codebook vectors: walking or mixing its numbers leaves the codebook
+    # samples from the PixelCNN prior over index grids; the code is a grid of codebook vectors, so walking or
+    # mixing its numbers leaves the codebook; batch-coupled with EMA updates: set in __init__
+    capabilities = Capabilities(sample=True, discrete_code=True)
 
     def __init__(self, config: VQVAEConfig):
         super().__init__(config)
-        self.batch_coupled = config.ema  # the EMA update is a side effect on shared buffers
+        self.capabilities = dataclasses.replace(self.capabilities, batch_coupled=config.ema)  # the EMA update is a side effect on shared buffers
         c, h, w = config.input_shape
         convs, sizes = conv_encoder(c, config.channels, config.kernel_size, "stride", config.activation, (h, w))
         body = nn.Sequential(convs, nn.Conv2d(config.channels[-1], config.code_dim, 1))

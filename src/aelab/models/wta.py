@@ -31,6 +31,7 @@ diagnostic, not the objective.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from torch import nn
 
 from aelab.checks import Channels, PositiveInt, Rate, Widths
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
+from aelab.models.capabilities import Capabilities
 from aelab.models.layers import Activation, activation, conv_encoder, mlp
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
@@ -61,7 +63,7 @@ class FCWTAConfig(ModelConfig):
 @register_model("fc-wta-ae")
 class FCWTAAutoencoder(Autoencoder):
     config_class = FCWTAConfig
-    batch_coupled = True  # lifetime sparsity ranks each unit across the batch
+    capabilities = Capabilities(batch_coupled=True)  # lifetime sparsity ranks each unit across the batch
 
     def __init__(self, config: FCWTAConfig):
         super().__init__(config)
@@ -99,10 +101,11 @@ class ConvWTAConfig(ModelConfig):
 @register_model("conv-wta-ae")
 class ConvWTAAutoencoder(Autoencoder):
     config_class = ConvWTAConfig
+    capabilities = Capabilities()  # batch-coupled with lifetime sparsity: set in __init__
 
     def __init__(self, config: ConvWTAConfig):
         super().__init__(config)
-        self.batch_coupled = config.lifetime_rate is not None  # lifetime sparsity ranks the batch
+        self.capabilities = dataclasses.replace(self.capabilities, batch_coupled=config.lifetime_rate is not None)  # lifetime sparsity ranks the batch
         c, h, w = config.input_shape
         body, _ = conv_encoder(c, config.channels, config.kernel_size, "none", "relu", (h, w))
         # (B, C, H, W) -> (B, maps, H, W), one non-zero per map -> (B, C, H, W)

@@ -47,8 +47,9 @@ def render_run(data: dict, root: Path) -> str:
         body = error(a) or "".join(img(root / f, "") for f in a["figures"])
         body += tables_block([numbers_table(a["numbers"]), *map(table_html, a["tables"])])
         sections.append(section(i, a, body))
+    sections.append(skipped_section(data.get("skipped") or []))  # files from before skips were recorded have none
     sections.append(f'<section id="config"><h2>Configuration</h2>{config_table([data["config"]], [name])}</section>')
-    head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data['analyses'])}"
+    head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data['analyses'], bool(data.get('skipped')))}"
     return page(f"aelab report: {name}", head, "".join(sections), timing_footer(data), width=RUN_PAGE)
 
 
@@ -89,9 +90,18 @@ def section(i: int, a: dict, body: str) -> str:
             f"<p class='note'>{escape(a['note'])}</p>{body}</section>")
 
 
-def toc(analyses: list[dict]) -> str:
+def toc(analyses: list[dict], skipped: bool = False) -> str:
     items = "".join(f"<li><a href='#{escape(a['name'])}'>{escape(a['title'])}</a></li>" for a in analyses)
+    items += "<li><a href='#skipped'>Skipped analyses</a></li>" if skipped else ""
     return f"<nav><ol>{items}<li><a href='#config'>Configuration</a></li></ol></nav>"
+
+
+def skipped_section(skipped: list[dict]) -> str:
+    """One short list of the analyses that do not fit the run, each with its reason."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li><b>{escape(s['name'])}</b>: {escape(s['reason'])}</li>" for s in skipped)
+    return f"<section id='skipped'><h2>Skipped analyses</h2><p class='meta'>They do not fit this run:</p><ul class='small'>{items}</ul></section>"
 
 
 def run_meta(r: dict) -> str:

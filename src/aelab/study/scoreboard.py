@@ -25,12 +25,11 @@ def check_scoreboard(item: dict, where: str) -> None:
 
 
 def run_row(runner, run: str, options: dict) -> list:
-    from aelab.likelihood import has_likelihood
     from aelab.loading import load_model
 
     model = load_model(runner.run_dir(run), "cpu")
     params = {"generation": True, **{k: v for k, v in options.items() if k in EVALUATE_KEYS and k != "generation"}}
-    if not has_likelihood(model):
+    if not model.capabilities.likelihood:
         params.pop("nll_samples", None), params.pop("nll_subset", None)
     metrics = runner.evaluate(run, params)
     scores = metrics["generation"]["scores"]
