@@ -8,7 +8,17 @@ import pytest
 import torch
 
 from aelab.errors import AelabError, ConfigError
-from aelab.generation.samplers import MixtureConfig, available_samplers, fit_mixture, load_mixture, sample, save_mixture, saved_or_fitted
+from aelab.generation.samplers import (
+    FULL_COVARIANCE_UP_TO,
+    WIDEST_CODE,
+    MixtureConfig,
+    available_samplers,
+    fit_mixture,
+    load_mixture,
+    sample,
+    save_mixture,
+    saved_or_fitted,
+)
 from aelab.models import create_model
 
 
@@ -59,6 +69,18 @@ def test_bad_mixture_options_are_config_errors():
         fit_mixture(two_clusters(5), MixtureConfig(components=6))
     with pytest.raises(ConfigError, match="'full' or 'diag'"):
         fit_mixture(two_clusters(5), MixtureConfig(components=2, covariance="tied"))
+    with pytest.raises(ConfigError, match="16,385 numbers.*smaller code"):
+        fit_mixture(torch.zeros(4, WIDEST_CODE + 1), MixtureConfig(components=2))
+
+
+def test_auto_covariance_is_full_for_narrow_codes_and_diagonal_for_wide_ones():
+    narrow = fit_mixture(two_clusters(), MixtureConfig(components=2))
+    assert narrow.covariances.shape == (2, 3, 3)
+    wide_codes = torch.randn(300, FULL_COVARIANCE_UP_TO + 1, generator=torch.Generator().manual_seed(0)) * 2 + 1
+    wide = fit_mixture(wide_codes, MixtureConfig(components=1))
+    assert wide.covariances.shape == (1, FULL_COVARIANCE_UP_TO + 1)  # variances, not a 257x257 matrix
+    draws = wide.draw(4000, torch.Generator().manual_seed(1))
+    assert draws.mean().item() == pytest.approx(1.0, abs=0.05) and draws.std(0).mean().item() == pytest.approx(2.0, rel=0.05)
 
 
 def test_every_model_samples_from_its_code_mixture_and_only_vaes_from_a_prior():

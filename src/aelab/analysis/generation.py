@@ -18,7 +18,7 @@ from aelab.analysis.knn import nearest
 from aelab.analysis.needs import Needs
 from aelab.generation.evaluate import SET_TITLES, GenerationConfig, image_sets, scored
 from aelab.generation.features import feature_space
-from aelab.generation.samplers import MixtureConfig
+from aelab.generation.samplers import WIDEST_CODE, MixtureConfig
 
 SCORES = ("fid", "kid", "precision", "recall", "density", "coverage")
 
@@ -29,9 +29,9 @@ class Generation(Analysis):
     note = ("Lower FID and KID, and precision, recall, density and coverage near those of the training images (the floor), "
             "mean samples like the test set; a sample as close to its nearest training image as that image's twin would be "
             "is a memory, not a new image.")
-    needs = Needs(labels=True, train_labels=True)  # the feature network is a classifier
+    needs = Needs(labels=True, train_labels=True, code_numbers_at_most=WIDEST_CODE)  # the feature network is a classifier
 
-    def run(self, ctx, *, images: int = 10_000, components: int = 10, covariance: str = "full", grid: int = 8,
+    def run(self, ctx, *, images: int = 10_000, components: int = 10, covariance: str = "auto", grid: int = 8,
             memory_checks: int = 8, memory_sample: int = 200, seed: int = 0) -> AnalysisResult:
         config = GenerationConfig(count=images, seed=seed, mixture=MixtureConfig(components, covariance, seed=seed))
         space = feature_space(ctx.dataset, config.feature_net, device=ctx.device)

@@ -10,6 +10,7 @@ training history) from the run itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ class Needs:
     sample: bool = False  # a prior to draw images from
     discrete_code: bool = False  # a code that is a grid of codebook entries
     continuous_code: bool = False  # a code whose numbers can be walked along and mixed: not a codebook grid
+    code_numbers_at_most: int | None = None  # a code no wider than this (what is fitted on codes grows with their width)
     # of the model's layers
     encoder_weights: bool = False  # an encoder layer with weights (convolution, dense) to show
     # of the run
@@ -49,6 +51,9 @@ class Needs:
         return self.model_unmet(capabilities) or self.run_unmet(ctx)
 
     def run_unmet(self, ctx: AnalysisContext) -> str | None:
+        width = math.prod(ctx.code_shape)
+        if self.code_numbers_at_most is not None and width > self.code_numbers_at_most:
+            return f"the model's code has {width:,} numbers, more than the {self.code_numbers_at_most:,} this analysis fits on"
         if self.encoder_weights and not weighted_layers(ctx.model.encoder):
             return "the model's encoder has no layer with weights to show"
         if self.labels and ctx.test.labels is None:

@@ -33,17 +33,27 @@ SamplerName = Literal["prior", "gmm"]
 SAMPLERS: tuple[SamplerName, ...] = ("prior", "gmm")
 
 
+FULL_COVARIANCE_UP_TO = 256  # code numbers: beyond, "auto" fits diagonal covariances (D*D numbers a component is too many)
+WIDEST_CODE = 16_384  # code numbers a mixture is fitted on at most: the training codes alone are N*D numbers
+
+
 @dataclass(frozen=True)
 class MixtureConfig:
     components: int = 10  # Ghosh et al. use 10 components
-    covariance: Literal["full", "diag"] = "full"
+    covariance: Literal["auto", "full", "diag"] = "auto"  # auto: full up to FULL_COVARIANCE_UP_TO code numbers, else diag
     max_iter: int = 100
     seed: int = 0
+
+    def covariance_for(self, code_numbers: int) -> Literal["full", "diag"]:
+        if self.covariance != "auto":
+            return self.covariance
+        return "full" if code_numbers <= FULL_COVARIANCE_UP_TO else "diag"
 
 
 @dataclass(frozen=True)
 class CodeMixture:
-    """A Gaussian mixture over flat codes: weights (K,), means (K, D), covariances (K, D, D)."""
+    """A Gaussian mixture over flat codes: weights (K,), means (K, D), and covariances (K, D, D)
+    (full) or the variances (K, D) of diagonal ones."""
 
     weights: torch.Tensor
     means: torch.Tensor
@@ -55,20 +65,25 @@ class CodeMixture:
         """(n, D) float32 codes: a component by its weight, then its Gaussian."""
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
+        if self.covariances.dim() == 2:  # diagonal: (K, D) variances
+            return (self.means[component] + self.covariances[component].sqrt() * noise).float()
         scale = torch.linalg.cholesky(self.covariances)  # (K, D, D)
         return (self.means[component] + torch.einsum("nij,nj->ni", scale[component], noise)).float()
 
 
 def fit_mixture(codes: torch.Tensor, config: MixtureConfig = MixtureConfig()) -> CodeMixture:
     """Fit on (N, D) codes with scikit-learn (k-means start, EM), seeded by `config.seed`."""
-    if config.covariance not in ("full", "diag"):
-        raise ConfigError(f"the code mixture's covariance must be 'full' or 'diag', got {config.covariance!r}.")
+    if config.covariance not in ("auto", "full", "diag"):
+        raise ConfigError(f"the code mixture's covariance must be 'auto', 'full' or 'diag', got {config.covariance!r}.")
+    if codes.shape[1] > WIDEST_CODE:
+        raise ConfigError(f"the code has {codes.shape[1]:,} numbers, more than the {WIDEST_CODE:,} a code mixture is fitted on: "
+                          "sample this model through its prior, or train it with a smaller code.")
     if config.components < 1 or config.components > len(codes):
         raise ConfigError(f"the code mixture needs 1 to {len(codes)} components (one per training code at most), "
                           f"got components={config.components}.")
-    gmm = GaussianMixture(config.components, covariance_type=config.covariance, max_iter=config.max_iter,
+    gmm = GaussianMixture(config.components, covariance_type=config.covariance_for(codes.shape[1]), max_iter=config.max_iter,
                           reg_covar=1e-6, random_state=config.seed).fit(codes.double().numpy())
-    covariances = gmm.covariances_ if config.covariance == "full" else np.stack([np.diag(c) for c in gmm.covariances_])
+    covariances = gmm.covariances_  # (K, D, D) full, (K, D) diag
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))  # noqa: E731
     return CodeMixture(as_tensor(gmm.weights_), as_tensor(gmm.means_), as_tensor(covariances), config)
 
@@ -102,7 +117,8 @@ def saved_or_fitted(path: Path, train_codes: Callable[[], torch.Tensor], config:
         if mixture.config == config and mixture.fitted_for == fitted_for:
             return mixture
     codes = train_codes()
-    log(f"fitting a {config.components}-component Gaussian mixture ({config.covariance} covariances) on {len(codes):,} training codes")
+    log(f"fitting a {config.components}-component Gaussian mixture ({config.covariance_for(codes.shape[1])} covariances) "
+        f"on {len(codes):,} training codes")
     mixture = dataclasses.replace(fit_mixture(codes, config), fitted_for=fitted_for)
     save_mixture(mixture, path)
     return mixture
