@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from aelab.analysis import analyze, ordered_analyses
 from aelab.analysis.compare import compare
 from aelab.cli import main
+from aelab.documents import AnalysisDocument, ComparisonDocument
 from aelab.errors import ConfigError
 
 QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_test": 40, "probe_max_iter": 20}}
@@ -17,23 +16,24 @@ QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_te
 @pytest.fixture(scope="module")
 def analysed(runs):
     report = analyze(runs["vector"], params=QUICK, device="cpu", log=lambda _: None).report
-    return report, json.loads((runs["vector"] / "analysis.json").read_text())
+    return report, AnalysisDocument.read(runs["vector"] / "analysis.json")
 
 
 def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
     report, summary = analysed
-    names = [a["name"] for a in summary["analyses"]]
+    names = [a.name for a in summary.analyses]
     expected = [a.name for a in ordered_analyses() if a.name not in ("prior_samples", "codebook")]  # an AE cannot sample; its code is not discrete
     assert names == expected
-    for entry in summary["analyses"]:
-        assert entry["error"] is None and entry["seconds"] >= 0 and entry["note"]
-        for file in entry["figures"]:
+    for entry in summary.analyses:
+        assert entry.error is None and entry.seconds >= 0 and entry.note
+        for file in entry.figures:
             assert (runs["vector"] / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(summary["shared_seconds"]) >= {"load data", "encode test", "encode train"}
+    assert set(summary.shared_seconds) >= {"load data", "encode test", "encode train"}
+    assert [t.key for t in summary.terms] == ["loss", "mse"]  # what the run's metrics mean, declared by its model
     html = report.read_text()
     positions = [html.index(f"id='{name}'") for name in names]
     assert positions == sorted(positions)
-    assert html.count("data:image/png;base64,") == sum(len(a["figures"]) for a in summary["analyses"])
+    assert html.count("data:image/png;base64,") == sum(len(a.figures) for a in summary.analyses)
 
 
 def test_only_skip_and_parameters_are_checked_before_running(runs):
@@ -53,17 +53,17 @@ def test_a_failing_analysis_is_reported_and_the_others_still_run(runs, monkeypat
 
     monkeypatch.setattr(Traversals, "run", broken)
     status = main(["analyze", str(runs["plane"]), "--only", "traversals,summary", "--device", "cpu"])
-    summary = json.loads((runs["plane"] / "analysis.json").read_text())
+    summary = AnalysisDocument.read(runs["plane"] / "analysis.json")
     assert status == 1 and "traversals" in capsys.readouterr().err
-    errors = {a["name"]: a["error"] for a in summary["analyses"]}
+    errors = {a.name: a.error for a in summary.analyses}
     assert (errors["traversals"], errors["summary"]) == ("RuntimeError: boom", None)
     assert "This analysis failed: RuntimeError: boom" in (runs["plane"] / "report.html").read_text()
 
 
 def test_cli_analyze_with_a_parameter(runs):
     assert main(["analyze", str(runs["map"]), "--only", "latent_map", "--tsne-count", "30", "--device", "cpu"]) == 0
-    (entry,) = [a for a in json.loads((runs["map"] / "analysis.json").read_text())["analyses"] if a["name"] == "latent_map"]
-    assert entry["numbers"]["tsne_points"] == 30
+    entry = AnalysisDocument.read(runs["map"] / "analysis.json").entry("latent_map")
+    assert entry.numbers["tsne_points"] == 30
 
 
 def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
@@ -71,8 +71,7 @@ def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
     analyze(run, only=["curves", "summary"], device="cpu", log=lambda _: None)
     analyze(run, only=["latent_map"], params=QUICK, device="cpu", log=lambda _: None)
     again = analyze(run, only=["summary"], device="cpu", log=lambda _: None)
-    entries = json.loads((run / "analysis.json").read_text())["analyses"]
-    names = [e["name"] for e in entries]
+    names = [e.name for e in AnalysisDocument.read(run / "analysis.json").analyses]
     assert {"curves", "latent_map", "summary"} <= set(names) and len(names) == len(set(names))
     assert names == [a.name for a in ordered_analyses() if a.name in names]  # report order
     html = again.report.read_text()
@@ -93,11 +92,10 @@ def test_compare_puts_runs_side_by_side_on_shared_axes(runs, tmp_path):
     out = tmp_path / "cmp"
     report = compare([runs["plane"], runs["vector"]], out, labels=["two-d", "six-d"], only=["curves", "latent_map", "knn"],
                      params=QUICK, device="cpu", log=lambda _: None)
-    data = json.loads((out / "comparison.json").read_text())
-    assert [r["label"] for r in data["runs"]] == ["two-d", "six-d"]
-    by_name = {a["name"]: a for a in data["analyses"]}
-    assert by_name["curves"]["combined_figures"] and by_name["knn"]["combined_figures"]
-    assert all(len(a["runs"]) == 2 and all(r["figures"] for r in a["runs"]) for a in data["analyses"])
+    data = ComparisonDocument.read(out / "comparison.json")
+    assert [r.label for r in data.runs] == ["two-d", "six-d"]
+    assert data.entry("curves").combined_figures and data.entry("knn").combined_figures
+    assert all(len(a.runs) == 2 and all(r.figures for r in a.runs) for a in data.analyses)
     html = report.read_text()
     assert "two-d" in html and "six-d" in html and "1-NN on codes" in html
 

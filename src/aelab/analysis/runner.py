@@ -7,7 +7,6 @@ entries) and the others already there are kept, so a report grows one analysis a
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import traceback
@@ -20,8 +19,10 @@ from matplotlib.figure import Figure
 
 from aelab.analysis.base import ANALYSES, Analysis, AnalysisResult, ordered_analyses
 from aelab.analysis.context import AnalysisContext
+from aelab.documents import AnalysisDocument, AnalysisEntry, DocumentError, Table
 from aelab.errors import ConfigError
-from aelab.io import atomic_path, require_writable, write_json
+from aelab.io import atomic_path, require_writable
+from aelab.run_files import figure_file
 
 Log = Callable[[str], None]
 
@@ -34,11 +35,11 @@ class Outcome:
     error: str | None = None
     files: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def entry(self) -> AnalysisEntry:
         a, r = self.analysis, self.result
-        return {"name": a.name, "title": a.title, "note": a.note, "seconds": round(self.seconds, 3), "error": self.error,
-                "figures": self.files, "numbers": jsonable(r.numbers) if r else {},
-                "tables": [t.to_dict() for t in r.tables] if r else []}
+        return AnalysisEntry(name=a.name, title=a.title, note=a.note, seconds=round(self.seconds, 3), error=self.error,
+                             figures=self.files, numbers=jsonable(r.numbers) if r else {},
+                             tables=[Table(t.title, list(t.columns), jsonable(t.rows)) for t in r.tables] if r else [])
 
 
 @dataclass
@@ -84,7 +85,7 @@ def save_figures(figures: list[tuple[str, Figure]], folder: Path, prefix: str) -
     """Write each figure as `<prefix>-<name>.png` in `folder`; return the file names."""
     names = []
     for name, fig in figures:
-        path = folder / f"{prefix}-{name}.png"
+        path = folder / figure_file(prefix, name)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", facecolor="white")
         names.append(path.name)
@@ -113,7 +114,7 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
         log(f"{analysis.name:<15} {outcome.seconds:6.2f} s" + (f"  FAILED: {outcome.error}" if outcome.error else ""))
         outcomes.append(outcome)
     kept = earlier_entries(ctx.run.analysis_json, {o.analysis.name for o in outcomes}, log) if only else []
-    write_json(ctx.run.analysis_json, summary(ctx, outcomes, kept))
+    summary(ctx, outcomes, kept).write(ctx.run.analysis_json)
     from aelab.report import write_report
 
     report = write_report(ctx.run.root)
@@ -123,38 +124,37 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
                     {o.analysis.name: o.error for o in outcomes if o.error})
 
 
-def earlier_entries(path: Path, replaced: set[str], log: Log) -> list[dict]:
+def earlier_entries(path: Path, replaced: set[str], log: Log) -> list[AnalysisEntry]:
     """The entries of an earlier analysis.json that this one does not replace."""
     if not path.is_file():
         return []
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))["analyses"]
-        return [e for e in entries if e["name"] not in replaced]
-    except (ValueError, KeyError, TypeError):
-        log(f"{path} could not be read: it is written anew with this run's analyses only")
+        return [e for e in AnalysisDocument.read(path).analyses if e.name not in replaced]
+    except DocumentError as err:
+        log(f"{err} It is written anew with this run's analyses only.")
         return []
 
 
-def report_position(entry: dict) -> tuple:
+def report_position(entry: AnalysisEntry) -> tuple:
     """Where an analysis.json entry goes in the report: its analysis' order (unknown ones last)."""
-    return (ANALYSES.get(entry["name"]).order, entry["name"]) if entry["name"] in ANALYSES else (math.inf, entry["name"])
+    return (ANALYSES.get(entry.name).order, entry.name) if entry.name in ANALYSES else (math.inf, entry.name)
 
 
-def run_summary(ctx: AnalysisContext) -> dict:
-    """What a report's header shows about one run."""
+def run_summary(ctx: AnalysisContext) -> dict[str, Any]:
+    """What a report's header shows about one run: the fields of `aelab.documents.RunSummary`."""
     return {"run": str(ctx.run.root), "model": ctx.config.model.name, "dataset": ctx.dataset.name,
             "image_shape": list(ctx.image_shape), "code_shape": list(ctx.code_shape),
             "parameters": sum(p.numel() for p in ctx.model.parameters()),
             "train_images": len(ctx.train), "test_images": len(ctx.test), "classes": ctx.class_names,
-            "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device)}
+            "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device), "terms": list(ctx.model.metric_terms())}
 
 
-def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[dict] | None = None) -> dict:
-    entries = sorted([*(kept or []), *(o.to_dict() for o in outcomes)], key=report_position)
-    return {"kind": "analysis", "created": time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
-            "shared_seconds": {k: round(v, 3) for k, v in ctx.timings.items()},
-            "total_seconds": round(sum(ctx.timings.values()) + sum(e.get("seconds") or 0 for e in entries), 3),
-            "analyses": entries}
+def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[AnalysisEntry] | None = None) -> AnalysisDocument:
+    entries = sorted([*(kept or []), *(o.entry() for o in outcomes)], key=report_position)
+    return AnalysisDocument(created=time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
+                            shared_seconds={k: round(v, 3) for k, v in ctx.timings.items()},
+                            total_seconds=round(sum(ctx.timings.values()) + sum(e.seconds or 0 for e in entries), 3),
+                            analyses=entries)
 
 
 def jsonable(value: Any) -> Any:
