@@ -10,6 +10,7 @@ import torch
 
 from aelab.cli import main
 from aelab.data import Split
+from aelab.documents import EvaluationDocument
 from aelab.errors import ConfigError
 from aelab.likelihood import importance_sampled_log_likelihood, require_vae
 from aelab.models import create_model
@@ -71,8 +72,8 @@ def test_vae_train_and_evaluate_through_the_cli(blobs_npz, tmp_path, capsys):
     assert main(["evaluate", str(out), "--nll-samples", "20", "--nll-subset", "16"]) == 0
     printed = capsys.readouterr().out
     assert "K = 20" in printed and "ELBO" in printed
-    saved = json.loads((out / "evaluation.json").read_text())
-    assert saved["nll_samples"] == 20 and saved["nll_images"] == 16 and saved["log_px_iwae"] >= saved["elbo"]
+    saved = EvaluationDocument.read(out / "evaluation.json")
+    assert saved.nll_samples == 20 and saved.nll_images == 16 and saved.log_px_iwae >= saved.elbo
 
 
 @pytest.mark.slow
@@ -86,8 +87,8 @@ def test_real_fashion_mnist_vae_short_run(real_fashion_dir, tmp_path, capsys):
     untrained = 784 * np.log(2)  # logits 0: every binarised pixel costs log 2 nats
     assert row["test_nelbo"] < 0.85 * untrained
     assert main(["evaluate", str(out), "--nll-samples", "50", "--nll-subset", "100"]) == 0
-    saved = json.loads((out / "evaluation.json").read_text())
-    assert saved["elbo"] <= saved["log_px_iwae"] < 0 and saved["nll_images"] == 100
+    saved = EvaluationDocument.read(out / "evaluation.json")
+    assert saved.elbo <= saved.log_px_iwae < 0 and saved.nll_images == 100
 
 
 def test_the_estimated_time_is_logged_up_front_and_empty_splits_refused(trained):

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from aelab.cli import main
+from aelab.documents import AnalysisDocument
 
 
 def photo_folder(root: Path, n: int = 60) -> Path:
@@ -35,6 +36,6 @@ def test_mixed_photo_folder_trains_and_is_analysed(tmp_path: Path):
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["image_size"] == [32, 32] and config["model"]["input_shape"] == [3, 32, 32]
     assert main(["analyze", str(run), "--skip", "generation"]) == 0
-    outcomes = json.loads((run / "analysis.json").read_text())
-    assert "latent_map" in json.dumps(outcomes) and (run / "analysis" / "reconstructions-pairs.png").is_file()
+    outcomes = AnalysisDocument.read(run / "analysis.json")
+    assert outcomes.entry("latent_map") and (run / "analysis" / "reconstructions-pairs.png").is_file()
     assert main(["explore", str(run)]) == 0 and (run / "explore.html").stat().st_size > 0

@@ -8,7 +8,6 @@ that environment borrows this interpreter's installed packages (torch and the re
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aelab.documents import StudyDocument
 from tests.conftest import make_blobs_npz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,5 +61,5 @@ def test_wheel_installed_outside_the_checkout_lists_and_runs_the_shipped_studies
     assert "aelab study fashion-ae-vs-vae" in aelab("study", "--list")
     npz = make_blobs_npz(tmp_path / "blobs.npz", n_train=128, n_test=32)
     aelab("study", "class-mixtures", "--quick", "--dataset", str(npz), "--no-download", "--no-progress", "--out", "study")
-    summary = json.loads((work / "study" / "study.json").read_text())
-    assert (work / "study" / "report.html").is_file() and [r["status"] for r in summary["runs"]] == ["trained"]
+    summary = StudyDocument.read(work / "study" / "study.json")
+    assert (work / "study" / "report.html").is_file() and [r.status for r in summary.runs] == ["trained"]

@@ -180,3 +180,30 @@ def test_damaged_run_files_get_a_clear_error_naming_the_file(blobs_npz, tmp_path
         save_file(tensors, str(run / "model.safetensors"))
         with pytest.raises(aelab.AelabError, match="non-finite weights"):
             aelab.load_model(run)
+
+
+FILE_SUFFIXES = (".png", ".json", ".jsonl", ".safetensors", ".npz", ".onnx", ".html", ".tsv", ".db")
+NOT_IN_A_RUN = {"generation/features.py"}  # the feature networks' cache under ~/.cache/aelab
+
+
+def test_every_run_folder_file_name_is_written_only_in_run_files():
+    """Other modules reach the run folder's files through RunFiles or run_files' constants: a literal
+    'config.json' (or an f-string ending in '.png') elsewhere would let two names drift apart."""
+    import ast
+
+    names = {v for k, v in vars(aelab.run_files).items() if k.isupper() and isinstance(v, str) and "." in v}
+    package = Path(aelab.run_files.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if relative == "run_files.py" or relative in NOT_IN_A_RUN:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            pieces = node.values if isinstance(node, ast.JoinedStr) else [node]
+            for piece in pieces:
+                if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+                    text = piece.value.strip()
+                    if text in names or (isinstance(node, ast.JoinedStr) and text.endswith(FILE_SUFFIXES) and " " not in text):
+                        found.append(f"{relative}:{piece.lineno} {piece.value!r}")
+    assert {"config.json", "analysis.json", "study.json", "evaluation.json", "report.html"} <= names
+    assert found == []

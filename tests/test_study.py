@@ -17,6 +17,7 @@ from aelab.cli import main
 from aelab.data.base import DATASETS
 from aelab.data.cifar import CIFAR10, FOLDER, META, TEST_BATCH, TRAIN_BATCHES
 from aelab.data.sources import Downloadable
+from aelab.documents import StudyDocument
 from aelab.errors import ConfigError, DataError
 from aelab.models import create_model
 from aelab.study import list_studies, load_study, run_study
@@ -51,19 +52,23 @@ def quiet_run(name: str, out: Path, **kwargs) -> tuple[Path, list[str]]:
     return report, lines
 
 
-def check_report(report: Path, study) -> dict:
-    data = json.loads(report.with_name("study.json").read_text())
-    assert [q["title"] for q in data["questions"]] == [q.title for q in study.questions]
+def read_study(report: Path) -> StudyDocument:
+    return StudyDocument.read(report.with_name("study.json"))
+
+
+def check_report(report: Path, study) -> StudyDocument:
+    data = read_study(report)
+    assert [q.title for q in data.questions] == [q.title for q in study.questions]
     html = report.read_text()
     positions = [html.index(f"id='q{i}'") for i in range(1, len(study.questions) + 1)]
     assert positions == sorted(positions)
-    for q, block_list in zip(study.questions, (q["blocks"] for q in data["questions"])):
+    for q, block_list in zip(study.questions, (q.blocks for q in data.questions)):
         assert len(block_list) == len(q.evidence)
         for block in block_list:
-            assert not block.get("error") and block.get("status") != "failed", (q.title, block)
-            for p in block.get("panels", []):
-                assert not p["error"] and not p.get("skipped"), (q.title, p)
-                for f in p["figures"]:
+            assert not block.error and block.status != "failed", (q.title, block)
+            for p in block.panels:
+                assert not p.error and not p.skipped, (q.title, p)
+                for f in p.figures:
                     assert (report.parent / f).is_file()
     return data
 
@@ -75,8 +80,8 @@ def test_every_study_runs_quick_end_to_end_on_tiny_data(name, tmp_path, monkeypa
     data_dir = write_cifar_folder(tmp_path / "data", monkeypatch)
     report, lines = quiet_run(name, tmp_path / "study", dataset=str(npz), data_dir=str(data_dir))
     data = check_report(report, study)
-    assert all(r["status"] == "trained" for r in data["runs"])
-    assert data["quick"] and "--quick" in data["command"]
+    assert all(r.status == "trained" and r.terms for r in data.runs)  # each run's metric terms, declared by its model
+    assert data.quick and "--quick" in data.command
     assert any(line.startswith("report:") for line in lines[-1].splitlines())
 
 
@@ -111,10 +116,12 @@ set = {{ train = {{ batch_size = 32 }} }}
 
 def test_missing_mnist_falls_back_and_missing_cifar_is_skipped_loudly(tiny_recipe, tmp_path):
     report, lines = quiet_run(str(tiny_recipe), tmp_path / "out", data_dir=str(tmp_path / "empty"))
-    data = json.loads(report.with_name("study.json").read_text())
-    assert data["dataset"].endswith("blobs.npz") and data["notes"][0].startswith("--data-dir") and "therefore runs on" in data["notes"][0]
-    assert "cifar10 is not available here" in data["notes"][1]
-    assert [r["status"] for r in data["runs"]] == ["trained", "skipped"]
+    data = read_study(report)
+    assert data.dataset.endswith("blobs.npz") and data.notes[0].startswith("--data-dir") and "therefore runs on" in data.notes[0]
+    assert "cifar10 is not available here" in data.notes[1]
+    assert [r.status for r in data.runs] == ["trained", "skipped"]
+    epochs = data.questions[0].blocks[1]
+    assert epochs.tables[0].columns == ["epoch", "training seconds (s)", "test MSE (mean per pixel)"]  # the model's declared loss term
     html = report.read_text()
     assert html.count("class='warn'") >= 3 and "Skipped:" in html  # quick banner, two notes, the skipped comparison
     assert "This analysis failed" not in html  # a skipped part is not an error
@@ -127,10 +134,10 @@ def test_runs_are_reused_resumed_and_never_mixed_with_another_config(tiny_recipe
     (out / "ae" / "reconstructions.png").unlink()  # as if it stopped before its last steps
     metrics = (out / "ae" / "metrics.jsonl").read_text().splitlines()
     report, lines = quiet_run(str(tiny_recipe), out, data_dir=str(tmp_path / "empty"))
-    assert json.loads(report.with_name("study.json").read_text())["runs"][0]["status"] == "resumed"
+    assert read_study(report).runs[0].status == "resumed"
     assert (out / "ae" / "metrics.jsonl").read_text().splitlines() == metrics  # nothing retrained
     report, _ = quiet_run(str(tiny_recipe), out, data_dir=str(tmp_path / "empty"))
-    assert json.loads(report.with_name("study.json").read_text())["runs"][0]["status"] == "reused"
+    assert read_study(report).runs[0].status == "reused"
     text = tiny_recipe.read_text()
     tiny_recipe.write_text(text.replace("latent_dim = 3 }, train = { epochs = 2", "latent_dim = 4 }, train = { epochs = 2"))
     assert tiny_recipe.read_text() != text  # the recipe now wants another code size for run ae
@@ -203,7 +210,7 @@ def test_a_users_own_studies_are_found_in_the_current_folders_studies(tiny_recip
 def test_fashion_study_quick_on_real_data(real_fashion_dir, tmp_path):
     report, _ = quiet_run("fashion-ae-vs-vae", tmp_path / "study", data_dir=str(real_fashion_dir))
     data = check_report(report, load_study("fashion-ae-vs-vae"))
-    assert data["dataset"] == "fashion-mnist" and not data["notes"]
+    assert data.dataset == "fashion-mnist" and not data.notes
 
 
 @pytest.mark.slow
@@ -216,7 +223,7 @@ def test_mnist_study_quick_falls_back_to_the_official_test_images(tmp_path, monk
     monkeypatch.setenv("HOME", str(tmp_path))  # no download cache of the user's
     report, _ = quiet_run("class-mixtures", tmp_path / "study", data_dir=str(root))
     data = check_report(report, load_study("class-mixtures"))
-    assert data["dataset"] == "mnist-test-split" and "first 8,000 train" in data["notes"][0]
+    assert data.dataset == "mnist-test-split" and "first 8,000 train" in data.notes[0]
 
 
 def test_set_overrides_every_run_or_one_and_is_recorded_in_the_command(tiny_recipe, tmp_path):
@@ -224,7 +231,7 @@ def test_set_overrides_every_run_or_one_and_is_recorded_in_the_command(tiny_reci
                           overrides=["train.seed=3", "ae:train.epochs=1"])
     saved = json.loads((tmp_path / "out" / "ae" / "config.json").read_text())
     assert saved["train"]["seed"] == 3 and saved["train"]["epochs"] == 1
-    command = json.loads(report.with_name("study.json").read_text())["command"]
+    command = read_study(report).command
     assert "--set train.seed=3" in command and "--set ae:train.epochs=1" in command
     with pytest.raises(ConfigError, match="no run 'vae'. Its runs: ae, colour"):
         quiet_run(str(tiny_recipe), tmp_path / "other", data_dir=str(tmp_path / "empty"), overrides=["vae:train.seed=1"])

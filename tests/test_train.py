@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 import aelab
 import aelab.loading
+from aelab.documents import EvaluationDocument
 from aelab.errors import TrainingDiverged
 from aelab.models.conv_ae import ConvAutoencoder
 from tests.conftest import make_blobs_npz
@@ -159,10 +160,10 @@ def test_existing_run_folder_is_not_overwritten(blobs_npz, tmp_path):
 def test_evaluate_reports_reconstruction_metrics(blobs_npz, tmp_path):
     run = aelab.train(config(blobs_npz, **{"train.epochs": 1}), tmp_path / "run", progress=False, log=lambda s: None)
     metrics = aelab.evaluate(run, device="cpu")
-    assert metrics["images"] == 64
-    assert metrics["mse_per_image"] == pytest.approx(metrics["mse_per_pixel"] * 784)
-    assert 0 < metrics["mse_per_pixel"] < 0.2 and metrics["psnr_db"] > 5
-    assert json.loads((run / "evaluation.json").read_text())["mse_per_pixel"] == metrics["mse_per_pixel"]
+    assert metrics.images == 64
+    assert metrics.mse_per_image == pytest.approx(metrics.mse_per_pixel * 784)
+    assert 0 < metrics.mse_per_pixel < 0.2 and metrics.psnr_db > 5
+    assert EvaluationDocument.read(run / "evaluation.json") == metrics  # what evaluate returns is what it wrote
 
 
 def test_truncated_weights_give_a_clear_error(blobs_npz, tmp_path):

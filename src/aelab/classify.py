@@ -118,8 +118,8 @@ def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress
         model = load_model(run.root, device)
     classifier = build_classifier(model, n_classes, cfg)
     optimizer = torch.optim.Adam([p for p in classifier.parameters() if p.requires_grad], lr=cfg.lr)
-    out = run.root / cfg.folder_name
-    out.mkdir(exist_ok=True)
+    files = run.classifier(cfg.folder_name)
+    files.root.mkdir(exist_ok=True)
     log(f"classify {run.root} ({cfg.mode}{', last layer replaced' if cfg.replace_last else ''}): "
         f"{classifier.head.in_features:,} features -> {n_classes} classes, "
         f"{sum(p.numel() for p in classifier.parameters() if p.requires_grad):,} trainable parameters")
@@ -137,14 +137,14 @@ def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress
             row |= {f"{name}_{k}": v for k, v in accuracy_and_loss(net, features[name] if frozen else split, device).items()}
         row["seconds"] = time.perf_counter() - start
         history.append(row)
-        write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        write_text(files.metrics, "".join(json.dumps(r) + "\n" for r in history))
         log(f"epoch {epoch}/{cfg.epochs}  train loss {row['train_loss']:.4f}  test loss {row['test_loss']:.4f}  "
             f"test accuracy {row['test_accuracy']:.2%}  {row['seconds']:.1f} s")
-    save_loss_curves(history, out / "loss.png")
+    save_loss_curves(history, files.loss_plot)
     summary = {"run": str(run.root), "model": config.model.name, "dataset": dataset.name, **asdict(cfg),
                "features": classifier.head.in_features, "classes": n_classes,
                **{k: v for k, v in history[-1].items() if k != "seconds"}}
-    write_json(out / "summary.json", summary)
+    write_json(files.summary, summary)
     return summary
 
 

@@ -201,13 +201,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     generation = GenerationConfig(count=args.generation_images) if args.generation else False
     metrics = pipeline.evaluate(args.run, device=args.device, batch_size=args.batch_size,
                                 nll_samples=args.nll_samples, nll_subset=args.nll_subset, generation=generation)
-    scores = metrics.pop("generation", None)
-    for key, value in metrics.items():
+    scores = metrics.generation
+    for key, value in metrics.numbers().items():
         print(f"{key:>14}  {value:.6g}" if isinstance(value, float) else f"{key:>14}  {value}")
     print("psnr_db is the mean over test images of each image's PSNR (peak 1), not the PSNR of the mean MSE")
-    if "log_px_iwae" in metrics:
-        print(f"test log p(x) >= {metrics['log_px_iwae']:.2f} nats per image (IWAE bound, K = {metrics['nll_samples']} samples, "
-              f"first {metrics['nll_images']:,} test images, binarised: {metrics['nll_binarize']}); ELBO {metrics['elbo']:.2f} on the same images")
+    if metrics.log_px_iwae is not None:
+        print(f"test log p(x) >= {metrics.log_px_iwae:.2f} nats per image (IWAE bound, K = {metrics.nll_samples} samples, "
+              f"first {metrics.nll_images:,} test images, binarised: {metrics.nll_binarize}); ELBO {metrics.elbo:.2f} on the same images")
     if scores:
         print(format_scores(scores))
     return 0
@@ -227,9 +227,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aelab.codes import encode
+    from aelab.run_files import RunFiles
 
     codes = encode(args.run, args.split, device=args.device)
-    path = codes.save(args.out or Path(args.run) / f"codes-{args.split}.npz")
+    path = codes.save(args.out or RunFiles(Path(args.run)).codes(args.split))
     print(f"wrote {path}: {codes.codes.shape[0]:,} codes of {codes.codes.shape[1]} numbers" + (" (+ log-variances)" if codes.logvar is not None else ""))
     return 0
 
@@ -310,14 +311,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from aelab.analysis.compare import compare
 
     labels = [n.strip() for n in args.labels.split(",")] if args.labels else None
-    return failed_status(compare(args.runs, args.out, labels=labels, **analysis_options(args)).with_name("comparison.json"))
+    from aelab.documents import ComparisonDocument
+    from aelab.run_files import COMPARISON_JSON
+
+    report = compare(args.runs, args.out, labels=labels, **analysis_options(args))
+    return failed_status(ComparisonDocument.read(report.with_name(COMPARISON_JSON)).failed())
 
 
-def failed_status(summary_path) -> int:
+def failed_status(failed: list[str]) -> int:
     """1 when any analysis failed (each failure is shown in the report and was logged), else 0."""
-    entries = json.loads(summary_path.read_text())["analyses"]
-    results = [r for e in entries for r in e.get("runs", [e]) if r]
-    failed = sorted({r["name"] for r in results if r.get("error")})
     if failed:
         print(f"aelab: {len(failed)} analysis(es) failed: {', '.join(failed)} (see the report)", file=sys.stderr)
     return 1 if failed else 0

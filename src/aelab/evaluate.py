@@ -9,6 +9,15 @@ import torch.nn.functional as F
 
 from aelab.data import Split, batches
 from aelab.models import Autoencoder
+from aelab.terms import MetricTerm
+
+# what `reconstruction_metrics` writes into evaluation.json, as the report labels it
+RECONSTRUCTION_METRIC_TERMS = (
+    MetricTerm("split", "split"), MetricTerm("images", "images"),
+    MetricTerm("mse_per_pixel", "MSE per pixel"), MetricTerm("mse_per_image", "MSE per image", "summed over pixels"),
+    MetricTerm("bce_per_pixel", "BCE per pixel"), MetricTerm("bce_per_image", "BCE per image", "summed over pixels"),
+    MetricTerm("psnr_db", "PSNR", "dB; the mean of each image's PSNR"),
+)
 
 
 @torch.inference_mode()

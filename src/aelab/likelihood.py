@@ -22,6 +22,16 @@ from aelab.errors import ConfigError
 from aelab.models import Autoencoder
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparameterize
 from aelab.models.vae import VAE
+from aelab.terms import MetricTerm
+
+# what `importance_sampled_log_likelihood` (and `aelab evaluate` beside it) writes into evaluation.json
+LIKELIHOOD_TERMS = (
+    MetricTerm("log_px_iwae", "log p(x) ≥", "IWAE bound, nats per image"),
+    MetricTerm("nll_iwae", "negative log-likelihood", "IWAE, nats per image"),
+    MetricTerm("elbo", "ELBO", "nats per image"),
+    MetricTerm("nll_samples", "importance samples K"), MetricTerm("nll_images", "images scored for log p(x)"),
+    MetricTerm("nll_binarize", "images scored as"),
+)
 
 
 def require_vae(model: Autoencoder) -> VAE:

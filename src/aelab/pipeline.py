@@ -14,16 +14,18 @@ import torch
 from aelab.checkpoint import load_checkpoint
 from aelab.config import RunConfig, load_config_file
 from aelab.data import ImageDataset, Splits
+from aelab.documents import EvaluationDocument
 from aelab.engine import World, host_settings, joined, placed, resolve_device
 from aelab.errors import ConfigError
-from aelab.evaluate import reconstruction_metrics
+from aelab.evaluate import RECONSTRUCTION_METRIC_TERMS, reconstruction_metrics
 from aelab.io import write_json
-from aelab.likelihood import importance_sampled_log_likelihood, require_vae
+from aelab.likelihood import LIKELIHOOD_TERMS, importance_sampled_log_likelihood, require_vae
 from aelab.loading import channel_means, load_model, prepare_data
 from aelab.models import Autoencoder, build_model
 from aelab.models.binarize import evaluation_binarization
 from aelab.plots import save_loss_curves, save_reconstruction_pairs, save_samples
 from aelab.run_files import RunFiles
+from aelab.terms import LOSS, term_named
 from aelab.tracking import open_trackers, require_trackers
 from aelab.train import fit, make_optimizer, strip_images, write_epoch_files
 
@@ -125,7 +127,7 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
 
 def write_final_files(model: Autoencoder, splits: Splits, config: RunConfig, run: RunFiles, device: torch.device) -> None:
     """The run's closing figures, all derived from the last checkpoint's state."""
-    save_loss_curves(run.read_metrics(), run.loss_plot)
+    save_loss_curves(run.read_metrics(), run.loss_plot, ylabel=term_named(model.metric_terms(), LOSS).title)
     if model.capabilities.sample:
         save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
     pairs = splits.val.subset(slice(0, 50)).images.float().div(255).to(device)
@@ -162,7 +164,7 @@ def evaluate(
     nll_samples: int | None = None,
     nll_subset: int | None = None,
     generation: bool | GenerationConfig = False,
-) -> dict:
+) -> EvaluationDocument:
     """Reconstruction metrics of a run on its test split; also written to evaluation.json.
 
     With `nll_samples` K, also the importance-sampled log-likelihood (IWAE bound with K
@@ -174,18 +176,21 @@ def evaluate(
     dataset, splits = prepare_data(config.data, config.train.seed)
     model = load_model(run.root, device)
     metrics = {"split": "test", **reconstruction_metrics(model, splits.test, batch_size, device)}
+    terms = list(RECONSTRUCTION_METRIC_TERMS)
     if nll_samples is not None:
         test = splits.test if nll_subset is None else splits.test.subset(slice(0, nll_subset))
         view = require_vae(model).evaluation_view(test)
         metrics |= importance_sampled_log_likelihood(model, view, nll_samples, seed=config.train.seed, device=device)
         metrics["nll_binarize"] = evaluation_binarization(model.config.binarize)  # what was scored, not the training mode
+        terms += LIKELIHOOD_TERMS
     if generation:
         from aelab.generation import GenerationConfig, generation_scores  # scikit-learn and torchmetrics load only here
 
         options = generation if isinstance(generation, GenerationConfig) else GenerationConfig()
         metrics["generation"] = generation_scores(model, dataset, splits.train, splits.test, run, options, device=device)
-    write_json(run.evaluation, metrics)
-    return metrics
+    document = EvaluationDocument(**metrics, terms=terms)
+    document.write(run.evaluation)
+    return document
 
 
 def default_run_dir(config: RunConfig) -> Path:

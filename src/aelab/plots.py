@@ -58,7 +58,9 @@ def save_samples(images: torch.Tensor, path: Path, ncols: int = 10) -> None:
     save_png(image_grid(images, ncols, pad=2, scale=2), path)
 
 
-def save_loss_curves(history: Sequence[dict], path: Path, keys: Sequence[str] = ("train_loss", "val_loss", "test_loss")) -> None:
+def save_loss_curves(history: Sequence[dict], path: Path, keys: Sequence[str] = ("train_loss", "val_loss", "test_loss"),
+                     ylabel: str = "loss") -> None:
+    """Each split's loss per epoch; `ylabel` says what the loss is (the model's declared loss term)."""
     fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()
     epochs = [row["epoch"] for row in history]
@@ -67,7 +69,7 @@ def save_loss_curves(history: Sequence[dict], path: Path, keys: Sequence[str] = 
         if any(v is not None for v in values):
             ax.plot(epochs, values, marker="o", label=key.replace("_", " "))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     with atomic_path(path) as tmp:

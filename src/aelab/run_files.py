@@ -18,30 +18,77 @@ from typing import Iterator
 from aelab.errors import AelabError
 from aelab.io import lock_file, write_text
 
+# Every file name aelab writes into a run folder (and the folders `compare` and `study` write),
+# named once here: the other modules reach them through RunFiles or these constants.
+CONFIG_JSON = "config.json"
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint.safetensors"
+METRICS_JSONL = "metrics.jsonl"
+LOSS_PNG = "loss.png"
+RECONSTRUCTIONS_PNG = "reconstructions.png"
+STRIPS_DIR = "reconstructions"
+EVALUATION_JSON = "evaluation.json"
+SAMPLES_PNG = "samples.png"
+CODE_MIXTURE = "code_mixture.safetensors"
+ANALYSIS_DIR = "analysis"
+ANALYSIS_JSON = "analysis.json"
+COMPARISON_JSON = "comparison.json"  # in `aelab compare --out`
+STUDY_JSON = "study.json"  # in a study's folder
+REPORT_HTML = "report.html"  # beside analysis.json, comparison.json or study.json
+TENSORBOARD_DIR = "tensorboard"
+MLFLOW_DIR, MLFLOW_DB = "mlflow", "mlflow.db"
+ONNX_DIR, ONNX_ENCODER, ONNX_DECODER = "onnx", "encoder.onnx", "decoder.onnx"
+PROJECTOR_CODES, PROJECTOR_METADATA, PROJECTOR_SPRITE = "codes.tsv", "metadata.tsv", "sprite.png"  # in the tensorboard folder
+CLASSIFIER_SUMMARY = "summary.json"  # in a classifier's folder (classify-MODE), beside its metrics.jsonl and loss.png
+LOCK = ".lock"
+
 # What a run folder may hold before its config.json exists (a start that stopped early).
-OWN_BEFORE_CONFIG = (".lock",)
+OWN_BEFORE_CONFIG = (LOCK,)
+
+
+def figure_file(prefix: str, name: str) -> str:
+    """An analysis' figure: 'latent_map' + 'tsne' -> 'latent_map-tsne.png'."""
+    return f"{prefix}-{name}.png"
 
 
 @dataclass(frozen=True)
 class RunFiles:
     root: Path
 
-    config = property(lambda self: self.root / "config.json")
-    weights = property(lambda self: self.root / "model.safetensors")
-    checkpoint = property(lambda self: self.root / "checkpoint.safetensors")
-    metrics = property(lambda self: self.root / "metrics.jsonl")
-    loss_plot = property(lambda self: self.root / "loss.png")
-    reconstructions = property(lambda self: self.root / "reconstructions.png")  # written last: the run is complete
-    strips = property(lambda self: self.root / "reconstructions")
-    evaluation = property(lambda self: self.root / "evaluation.json")
-    samples = property(lambda self: self.root / "samples.png")  # prior samples, where the model can sample
-    code_mixture = property(lambda self: self.root / "code_mixture.safetensors")  # the 'gmm' sampler's fit (aelab.generation)
-    analysis_dir = property(lambda self: self.root / "analysis")  # one PNG per figure
-    analysis_json = property(lambda self: self.root / "analysis.json")
-    report = property(lambda self: self.root / "report.html")
-    tensorboard = property(lambda self: self.root / "tensorboard")  # event files and the Embedding Projector's (aelab.tracking, aelab.export)
-    mlflow = property(lambda self: self.root / "mlflow")  # a local MLflow store: mlflow.db and artifacts (aelab.tracking)
-    lock_file = property(lambda self: self.root / ".lock")  # held by the process that trains the run
+    config = property(lambda self: self.root / CONFIG_JSON)
+    weights = property(lambda self: self.root / WEIGHTS)
+    checkpoint = property(lambda self: self.root / CHECKPOINT)
+    metrics = property(lambda self: self.root / METRICS_JSONL)
+    loss_plot = property(lambda self: self.root / LOSS_PNG)
+    reconstructions = property(lambda self: self.root / RECONSTRUCTIONS_PNG)  # written last: the run is complete
+    strips = property(lambda self: self.root / STRIPS_DIR)
+    evaluation = property(lambda self: self.root / EVALUATION_JSON)
+    samples = property(lambda self: self.root / SAMPLES_PNG)  # prior samples, where the model can sample
+    code_mixture = property(lambda self: self.root / CODE_MIXTURE)  # the 'gmm' sampler's fit (aelab.generation)
+    analysis_dir = property(lambda self: self.root / ANALYSIS_DIR)  # one PNG per figure
+    analysis_json = property(lambda self: self.root / ANALYSIS_JSON)
+    report = property(lambda self: self.root / REPORT_HTML)
+    tensorboard = property(lambda self: self.root / TENSORBOARD_DIR)  # event files and the Embedding Projector's (aelab.tracking, aelab.export)
+    mlflow = property(lambda self: self.root / MLFLOW_DIR)  # a local MLflow store: mlflow.db and artifacts (aelab.tracking)
+    mlflow_db = property(lambda self: self.root / MLFLOW_DIR / MLFLOW_DB)
+    onnx = property(lambda self: self.root / ONNX_DIR)  # `aelab export onnx`'s default folder
+    lock_file = property(lambda self: self.root / LOCK)  # held by the process that trains the run
+
+    def codes(self, split: str) -> Path:
+        """`aelab encode`'s default file for `split`."""
+        return self.root / f"codes-{split}.npz"
+
+    def explore_page(self, other: str | None = None) -> Path:
+        """`aelab explore`'s page: explore.html, or explore-vs-OTHER.html beside a second run."""
+        return self.root / ("explore.html" if other is None else f"explore-vs-{other}.html")
+
+    def classifier(self, folder_name: str) -> "ClassifierFiles":
+        """The folder `aelab classify` writes one classifier into (classify-MODE...)."""
+        return ClassifierFiles(self.root / folder_name)
+
+    def strip_files(self) -> list[Path]:
+        """The reconstruction strips written during training, first epoch first."""
+        return sorted(self.strips.glob("epoch_*.png"))
 
     def strip(self, epoch: int) -> Path:
         return self.strips / f"epoch_{epoch:03d}.png"
@@ -50,7 +97,7 @@ class RunFiles:
         """Fail clearly when `root` is not a run folder."""
         if not self.config.is_file():
             raise AelabError(
-                f"{self.root} is not a run folder (no config.json): pass the folder that "
+                f"{self.root} is not a run folder (no {CONFIG_JSON}): pass the folder that "
                 "`aelab train --out` wrote, e.g. runs/default."
             )
         return self
@@ -114,3 +161,14 @@ class RunFiles:
 
 def _is_temporary(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
+
+
+@dataclass(frozen=True)
+class ClassifierFiles:
+    """One classifier's folder inside a run (`aelab classify`)."""
+
+    root: Path
+
+    metrics = property(lambda self: self.root / METRICS_JSONL)
+    loss_plot = property(lambda self: self.root / LOSS_PNG)
+    summary = property(lambda self: self.root / CLASSIFIER_SUMMARY)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from aelab.analysis import analyze, ordered_analyses
 from aelab.analysis.compare import compare
 from aelab.cli import main
+from aelab.documents import AnalysisDocument, ComparisonDocument
 from aelab.errors import ConfigError
 
 QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_test": 40, "probe_max_iter": 20}}
@@ -19,29 +19,30 @@ QUICK = {"latent_map": {"tsne_count": 50}, "knn": {"pixel_train": 100, "pixel_te
 def analysed(runs):
     lines: list[str] = []
     analyzed = analyze(runs["vector"], params=QUICK, device="cpu", log=lines.append)
-    return analyzed, json.loads((runs["vector"] / "analysis.json").read_text()), lines
+    return analyzed, AnalysisDocument.read(runs["vector"] / "analysis.json"), lines
 
 
 def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
     report, summary = analysed[0].report, analysed[1]
-    names = [a["name"] for a in summary["analyses"]]
+    names = [a.name for a in summary.analyses]
     expected = [a.name for a in ordered_analyses() if a.name not in ("prior_samples", "codebook")]  # an AE cannot sample; its code is not discrete
     assert names == expected
-    for entry in summary["analyses"]:
-        assert entry["error"] is None and entry["seconds"] >= 0 and entry["note"]
-        for file in entry["figures"]:
+    for entry in summary.analyses:
+        assert entry.error is None and entry.seconds >= 0 and entry.note
+        for file in entry.figures:
             assert (runs["vector"] / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(summary["shared_seconds"]) >= {"load data", "encode test", "encode train"}
+    assert set(summary.shared_seconds) >= {"load data", "encode test", "encode train"}
+    assert [t.key for t in summary.terms] == ["loss", "mse"]  # what the run's metrics mean, declared by its model
     html = report.read_text()
     positions = [html.index(f"id='{name}'") for name in names]
     assert positions == sorted(positions)
-    assert html.count("data:image/png;base64,") == sum(len(a["figures"]) for a in summary["analyses"])
+    assert html.count("data:image/png;base64,") == sum(len(a.figures) for a in summary.analyses)
 
 
 def test_each_skip_is_recorded_logged_and_reported_with_its_reason(analysed):
     analyzed, summary, lines = analysed
     reasons = {"codebook": "the model's code is not a grid of codebook entries", "prior_samples": "the model cannot sample from a prior"}
-    assert summary["skipped"] == [{"name": n, "reason": r} for n, r in reasons.items()]  # in report order
+    assert [(s.name, s.reason) for s in summary.skipped] == list(reasons.items())  # in report order
     assert all(f"skipped {n}: {r}" in lines for n, r in reasons.items())
     listed = analyzed.report.read_text().split("id='skipped'")[1].split("</section>")[0]
     assert all(f"<b>{n}</b>: {escape(r)}" in listed for n, r in reasons.items())
@@ -65,17 +66,17 @@ def test_a_failing_analysis_is_reported_and_the_others_still_run(runs, monkeypat
 
     monkeypatch.setattr(Traversals, "run", broken)
     status = main(["analyze", str(runs["plane"]), "--only", "traversals,summary", "--device", "cpu"])
-    summary = json.loads((runs["plane"] / "analysis.json").read_text())
+    summary = AnalysisDocument.read(runs["plane"] / "analysis.json")
     assert status == 1 and "traversals" in capsys.readouterr().err
-    errors = {a["name"]: a["error"] for a in summary["analyses"]}
+    errors = {a.name: a.error for a in summary.analyses}
     assert (errors["traversals"], errors["summary"]) == ("RuntimeError: boom", None)
     assert "This analysis failed: RuntimeError: boom" in (runs["plane"] / "report.html").read_text()
 
 
 def test_cli_analyze_with_a_parameter(runs):
     assert main(["analyze", str(runs["map"]), "--only", "latent_map", "--tsne-count", "30", "--device", "cpu"]) == 0
-    (entry,) = [a for a in json.loads((runs["map"] / "analysis.json").read_text())["analyses"] if a["name"] == "latent_map"]
-    assert entry["numbers"]["tsne_points"] == 30
+    entry = AnalysisDocument.read(runs["map"] / "analysis.json").entry("latent_map")
+    assert entry.numbers["tsne_points"] == 30
 
 
 def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
@@ -83,8 +84,7 @@ def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
     analyze(run, only=["curves", "summary"], device="cpu", log=lambda _: None)
     analyze(run, only=["latent_map"], params=QUICK, device="cpu", log=lambda _: None)
     again = analyze(run, only=["summary"], device="cpu", log=lambda _: None)
-    entries = json.loads((run / "analysis.json").read_text())["analyses"]
-    names = [e["name"] for e in entries]
+    names = [e.name for e in AnalysisDocument.read(run / "analysis.json").analyses]
     assert {"curves", "latent_map", "summary"} <= set(names) and len(names) == len(set(names))
     assert names == [a.name for a in ordered_analyses() if a.name in names]  # report order
     html = again.report.read_text()
@@ -94,7 +94,7 @@ def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
 
 def test_the_results_give_the_numbers_and_each_analysis_data(runs, analysed):
     analyzed = analyze(runs["vector"], only=["latent_map", "class_means", "knn"], params=QUICK, device="cpu", log=lambda _: None)
-    assert [s["name"] for s in json.loads(analyzed.summary.read_text())["skipped"]] == ["codebook", "prior_samples"]  # the full run's skips stand
+    assert [s.name for s in AnalysisDocument.read(analyzed.summary).skipped] == ["codebook", "prior_samples"]  # the full run's skips stand
     tsne = analyzed["latent_map"].data["tsne"]
     assert tsne.shape == (50, 2) and len(analyzed["latent_map"].data["tsne_labels"]) == 50
     assert analyzed["class_means"].data["class_means"].shape == (4, 6)  # 4 classes, 6-d codes
@@ -106,11 +106,10 @@ def test_compare_puts_runs_side_by_side_on_shared_axes(runs, tmp_path):
     out = tmp_path / "cmp"
     report = compare([runs["plane"], runs["vector"]], out, labels=["two-d", "six-d"], only=["curves", "latent_map", "knn"],
                      params=QUICK, device="cpu", log=lambda _: None)
-    data = json.loads((out / "comparison.json").read_text())
-    assert [r["label"] for r in data["runs"]] == ["two-d", "six-d"]
-    by_name = {a["name"]: a for a in data["analyses"]}
-    assert by_name["curves"]["combined_figures"] and by_name["knn"]["combined_figures"]
-    assert all(len(a["runs"]) == 2 and all(r["figures"] for r in a["runs"]) for a in data["analyses"])
+    data = ComparisonDocument.read(out / "comparison.json")
+    assert [r.label for r in data.runs] == ["two-d", "six-d"]
+    assert data.entry("curves").combined_figures and data.entry("knn").combined_figures
+    assert all(len(a.runs) == 2 and all(r.figures for r in a.runs) for a in data.analyses)
     html = report.read_text()
     assert "two-d" in html and "six-d" in html and "1-NN on codes" in html
 

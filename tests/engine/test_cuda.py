@@ -30,4 +30,4 @@ def test_a_run_trains_on_the_gpu(blobs_npz, tmp_path):
     run = aelab.train(config, tmp_path / "run", progress=False, log=lambda s: None)
     rows = run.joinpath("metrics.jsonl").read_text().splitlines()
     assert len(rows) == 2
-    assert aelab.evaluate(run, device="cuda")["mse_per_pixel"] < 0.2
+    assert aelab.evaluate(run, device="cuda").mse_per_pixel < 0.2

@@ -8,6 +8,7 @@ import pytest
 
 from aelab.cli import main
 from aelab.config import make_config
+from aelab.documents import EvaluationDocument
 from aelab.generation import GenerationConfig, MixtureConfig, load_mixture
 from aelab.pipeline import evaluate, train
 from tests.generation.conftest import TINY_NET
@@ -30,16 +31,16 @@ def tiny_runs(tmp_path_factory):
 def test_every_set_is_scored_into_evaluation_json(tiny_runs, name):
     options = GenerationConfig(count=60, kid_subsets=5, feature_net=TINY_NET, mixture=MixtureConfig(components=3))
     metrics = evaluate(tiny_runs[name], device="cpu", generation=options)
-    written = json.loads((tiny_runs[name] / "evaluation.json").read_text())
-    assert written["generation"] == json.loads(json.dumps(metrics["generation"]))
-    generation = written["generation"]
+    written = EvaluationDocument.read(tiny_runs[name] / "evaluation.json")
+    assert written.generation == json.loads(json.dumps(metrics.generation))
+    generation = written.generation
     assert set(generation["scores"]) == SETS[name]
     assert generation["images_per_set"] == 60 and "not Inception" in generation["note"]
     assert 0 <= generation["feature_network"]["test_accuracy"] <= 1
     floor, gmm = generation["scores"]["train_images"], generation["scores"]["gmm"]
     assert floor["fid"] < gmm["fid"]  # a one-epoch model generates worse than the data itself
     assert load_mixture(tiny_runs[name] / "code_mixture.safetensors").means.shape == (3, 3)
-    assert evaluate(tiny_runs[name], device="cpu", generation=options)["generation"]["scores"] == generation["scores"]  # repeatable
+    assert evaluate(tiny_runs[name], device="cpu", generation=options).generation["scores"] == generation["scores"]  # repeatable
 
 
 def test_the_cli_prints_the_scores_table_with_the_caveat(tiny_runs, capsys):
@@ -48,4 +49,4 @@ def test_the_cli_prints_the_scores_table_with_the_caveat(tiny_runs, capsys):
     assert "feature network test accuracy" in printed and "samples from the prior" in printed and "Inception-FID" in printed
     assert "mse_per_pixel" in printed
     assert main(["evaluate", str(tiny_runs["vae"]), "--device", "cpu"]) == 0
-    assert "generation" not in json.loads((tiny_runs["vae"] / "evaluation.json").read_text())
+    assert EvaluationDocument.read(tiny_runs["vae"] / "evaluation.json").generation is None

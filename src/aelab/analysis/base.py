@@ -24,21 +24,10 @@ from typing import Any, ClassVar
 from matplotlib.figure import Figure
 
 from aelab.analysis.needs import Needs
+from aelab.documents import Table  # analyses build their tables with it: it is part of analysis.json
 from aelab.errors import ConfigError
 from aelab.registry import Registry
 from aelab.typed import coerce
-
-
-@dataclass
-class Table:
-    """A table for the report: `rows` are lists aligned with `columns`."""
-
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-
-    def to_dict(self) -> dict:
-        return {"title": self.title, "columns": self.columns, "rows": self.rows}
 
 
 @dataclass

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Callable
 
 from aelab.analysis.context import AnalysisContext
-from aelab.analysis.runner import jsonable, run_one, run_summary, save_figures, select, skip_reason
+from aelab.analysis.runner import run_one, run_summary, save_figures, select, skip_reason
+from aelab.documents import ComparedRun, ComparisonDocument, ComparisonEntry
 from aelab.errors import ConfigError
-from aelab.io import require_writable, write_json
+from aelab.io import require_writable
+from aelab.run_files import COMPARISON_JSON
 
 Log = Callable[[str], None]
 
@@ -55,20 +57,20 @@ def compare(run_dirs, out: str | Path, *, labels: list[str] | None = None, only=
                 outcome.files = [f"{folder.name}/{n}" for n in save_figures(outcome.result.figures, folder, analysis.name)]
                 results.append((label, outcome.result))
             log(f"{analysis.name:<15} {label:<20} {outcome.seconds:6.2f} s" + (f"  FAILED: {outcome.error}" if outcome.error else ""))
-            per_run.append(outcome.to_dict())
+            per_run.append(outcome.entry())
         if all(r is None for r in per_run):
             continue
         start = time.perf_counter()
         combined = save_figures(analysis.combine(results), out, f"{analysis.name}-combined") if len(results) > 1 else []
-        seconds = sum(r["seconds"] for r in per_run if r) + time.perf_counter() - start
-        entries.append({"name": analysis.name, "title": analysis.title, "note": analysis.note, "seconds": round(seconds, 3),
-                        "combined_figures": combined, "runs": per_run})
+        seconds = sum(r.seconds or 0 for r in per_run if r) + time.perf_counter() - start
+        entries.append(ComparisonEntry(name=analysis.name, title=analysis.title, note=analysis.note, seconds=round(seconds, 3),
+                                       combined_figures=combined, runs=per_run))
     shared = {f"{label}: {k}": round(v, 3) for ctx, label in zip(ctxs, labels) for k, v in ctx.timings.items()}
-    write_json(out / "comparison.json", {
-        "kind": "comparison", "created": time.strftime("%Y-%m-%d %H:%M:%S"), "device": str(ctxs[0].device),
-        "runs": [{"label": label, **run_summary(ctx)} for ctx, label in zip(ctxs, labels)],
-        "shared_seconds": shared, "total_seconds": round(sum(shared.values()) + sum(e["seconds"] for e in entries), 3),
-        "analyses": jsonable(entries)})
+    ComparisonDocument(
+        created=time.strftime("%Y-%m-%d %H:%M:%S"), device=str(ctxs[0].device),
+        runs=[ComparedRun(label=label, **run_summary(ctx)) for ctx, label in zip(ctxs, labels)],
+        shared_seconds=shared, total_seconds=round(sum(shared.values()) + sum(e.seconds or 0 for e in entries), 3),
+        analyses=entries).write(out / COMPARISON_JSON)
     from aelab.report import write_comparison_report
 
     report = write_comparison_report(out)

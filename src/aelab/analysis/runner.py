@@ -8,7 +8,6 @@ entries) and the others already there are kept, so a report grows one analysis a
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import traceback
@@ -21,8 +20,10 @@ from matplotlib.figure import Figure
 
 from aelab.analysis.base import ANALYSES, Analysis, AnalysisResult, ordered_analyses
 from aelab.analysis.context import AnalysisContext
+from aelab.documents import AnalysisDocument, AnalysisEntry, DocumentError, Skipped, Table
 from aelab.errors import ConfigError
-from aelab.io import atomic_path, require_writable, write_json
+from aelab.io import atomic_path, require_writable
+from aelab.run_files import figure_file
 
 Log = Callable[[str], None]
 
@@ -35,11 +36,11 @@ class Outcome:
     error: str | None = None
     files: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def entry(self) -> AnalysisEntry:
         a, r = self.analysis, self.result
-        return {"name": a.name, "title": a.title, "note": a.note, "seconds": round(self.seconds, 3), "error": self.error,
-                "figures": self.files, "numbers": jsonable(r.numbers) if r else {},
-                "tables": [t.to_dict() for t in r.tables] if r else []}
+        return AnalysisEntry(name=a.name, title=a.title, note=a.note, seconds=round(self.seconds, 3), error=self.error,
+                             figures=self.files, numbers=jsonable(r.numbers) if r else {},
+                             tables=[Table(t.title, list(t.columns), jsonable(t.rows)) for t in r.tables] if r else [])
 
 
 @dataclass
@@ -92,7 +93,7 @@ def save_figures(figures: list[tuple[str, Figure]], folder: Path, prefix: str) -
     """Write each figure as `<prefix>-<name>.png` in `folder`; return the file names."""
     names = []
     for name, fig in figures:
-        path = folder / f"{prefix}-{name}.png"
+        path = folder / figure_file(prefix, name)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", facecolor="white")
         names.append(path.name)
@@ -115,7 +116,7 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
                 raise ConfigError(f"analysis {analysis.name!r} does not apply to {ctx.run.root} ({ctx.config.model.name} on "
                                   f"{ctx.dataset.name}): {reason}. Leave it out of --only.")
             log(f"skipped {analysis.name}: {reason}")
-            skipped.append({"name": analysis.name, "reason": reason})
+            skipped.append(Skipped(name=analysis.name, reason=reason))
             continue
         outcome = run_one(analysis, ctx, params.get(analysis.name, {}), log)
         if outcome.result:
@@ -127,52 +128,52 @@ def analyze(run_dir: str | Path, *, only=None, skip=None, params: dict[str, dict
     kept, recorded = [], skipped
     if only:  # the earlier entries and skips stand, but for the analyses this call ran
         ran = {o.analysis.name for o in outcomes}
-        kept = earlier_entries(ctx.run.analysis_json, ran, log)
-        recorded = [*earlier_entries(ctx.run.analysis_json, ran | {s["name"] for s in skipped}, log, "skipped"), *skipped]
-    write_json(ctx.run.analysis_json, summary(ctx, outcomes, kept, sorted(recorded, key=report_position)))
+        earlier = earlier_document(ctx.run.analysis_json, log)
+        kept = [e for e in earlier.analyses if e.name not in ran] if earlier else []
+        done = ran | {s.name for s in skipped}
+        recorded = [*(s for s in (earlier.skipped if earlier else []) if s.name not in done), *skipped]
+    summary(ctx, outcomes, kept, sorted(recorded, key=report_position)).write(ctx.run.analysis_json)
     from aelab.report import write_report
 
     report = write_report(ctx.run.root)
     log("shared steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in ctx.timings.items()))
     log(f"report: {report}")
     return Analyzed(report, ctx.run.analysis_json, {o.analysis.name: o.result for o in outcomes if o.result},
-                    {o.analysis.name: o.error for o in outcomes if o.error}, {s["name"]: s["reason"] for s in skipped})
+                    {o.analysis.name: o.error for o in outcomes if o.error}, {s.name: s.reason for s in skipped})
 
 
-def earlier_entries(path: Path, replaced: set[str], log: Log, key: str = "analyses") -> list[dict]:
-    """The entries (of `key`: "analyses" or "skipped") of an earlier analysis.json that this one does not replace."""
+def earlier_document(path: Path, log: Log) -> AnalysisDocument | None:
+    """An earlier analysis.json, whose entries and skips an `only` call keeps; None if there is none to read."""
     if not path.is_file():
-        return []
+        return None
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        entries = document[key] if key == "analyses" else document.get(key, [])  # older files record no skips
-        return [e for e in entries if e["name"] not in replaced]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        if key == "analyses":  # said once, not again for its skips
-            log(f"{path} could not be read: it is written anew with this run's analyses only")
-        return []
+        return AnalysisDocument.read(path)
+    except DocumentError as err:
+        log(f"{err} It is written anew with this run's analyses only.")
+        return None
 
 
-def report_position(entry: dict) -> tuple:
+def report_position(entry: AnalysisEntry) -> tuple:
     """Where an analysis.json entry goes in the report: its analysis' order (unknown ones last)."""
-    return (ANALYSES.get(entry["name"]).order, entry["name"]) if entry["name"] in ANALYSES else (math.inf, entry["name"])
+    return (ANALYSES.get(entry.name).order, entry.name) if entry.name in ANALYSES else (math.inf, entry.name)
 
 
-def run_summary(ctx: AnalysisContext) -> dict:
-    """What a report's header shows about one run."""
+def run_summary(ctx: AnalysisContext) -> dict[str, Any]:
+    """What a report's header shows about one run: the fields of `aelab.documents.RunSummary`."""
     return {"run": str(ctx.run.root), "model": ctx.config.model.name, "dataset": ctx.dataset.name,
             "image_shape": list(ctx.image_shape), "code_shape": list(ctx.code_shape),
             "parameters": sum(p.numel() for p in ctx.model.parameters()),
             "train_images": len(ctx.train), "test_images": len(ctx.test), "classes": ctx.class_names,
-            "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device)}
+            "config": jsonable(ctx.config.to_dict()), "device": str(ctx.device), "terms": list(ctx.model.metric_terms())}
 
 
-def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[dict] | None = None, skipped: list[dict] | None = None) -> dict:
-    entries = sorted([*(kept or []), *(o.to_dict() for o in outcomes)], key=report_position)
-    return {"kind": "analysis", "created": time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
-            "shared_seconds": {k: round(v, 3) for k, v in ctx.timings.items()},
-            "total_seconds": round(sum(ctx.timings.values()) + sum(e.get("seconds") or 0 for e in entries), 3),
-            "analyses": entries, "skipped": skipped or []}  # skipped: [{"name", "reason"}], analyses that do not fit the run
+def summary(ctx: AnalysisContext, outcomes: list[Outcome], kept: list[AnalysisEntry] | None = None,
+            skipped: list[Skipped] | None = None) -> AnalysisDocument:
+    entries = sorted([*(kept or []), *(o.entry() for o in outcomes)], key=report_position)
+    return AnalysisDocument(created=time.strftime("%Y-%m-%d %H:%M:%S"), **run_summary(ctx),
+                            shared_seconds={k: round(v, 3) for k, v in ctx.timings.items()},
+                            total_seconds=round(sum(ctx.timings.values()) + sum(e.seconds or 0 for e in entries), 3),
+                            analyses=entries, skipped=list(skipped or []))
 
 
 def jsonable(value: Any) -> Any:

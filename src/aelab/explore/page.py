@@ -15,6 +15,7 @@ from aelab.explore.page_data import (
     same_test_images,
 )
 from aelab.io import write_text
+from aelab.run_files import RunFiles
 
 SCRIPTS = ("decoder.js", "map.js", "walk.js", "measure.js", "explorer.js")  # one <script>: explorer.js starts it all
 
@@ -57,8 +58,8 @@ def render(pages: list[RunPage], *, server: bool = False) -> str:
 
 def default_page_path(run_dirs: list[str | Path]) -> Path:
     """Inside the first run's folder: explore.html, or explore-vs-RUN_B.html for two runs."""
-    first = Path(run_dirs[0])
-    return first / ("explore.html" if len(run_dirs) == 1 else f"explore-vs-{Path(run_dirs[1]).name}.html")
+    first = RunFiles(Path(run_dirs[0]))
+    return first.explore_page(None if len(run_dirs) == 1 else Path(run_dirs[1]).name)
 
 
 def write_page(run_dirs: list[str | Path], out: str | Path | None = None, options: ExploreOptions | None = None) -> Path:

@@ -33,7 +33,7 @@ def export_projector(run_dir: str | Path, out: str | Path | None = None, *, poin
     from aelab.codes import encode
     from aelab.config import load_config_file
     from aelab.loading import prepare_data
-    from aelab.run_files import RunFiles
+    from aelab.run_files import PROJECTOR_CODES, PROJECTOR_METADATA, PROJECTOR_SPRITE, RunFiles
 
     run = RunFiles(Path(run_dir)).require()
     folder = Path(out) if out else run.tensorboard
@@ -46,16 +46,16 @@ def export_projector(run_dir: str | Path, out: str | Path | None = None, *, poin
         raise AelabError(f"{run.root} has no test images to show: the Projector needs at least one.")
     labels = codes.labels[:n] if codes.labels is not None else None
     lines = ["label\tclass"] + ([f"{y}\t{codes.class_names[y]}" for y in labels] if labels is not None else ["-\t-"] * n)
-    with atomic_path(folder / "codes.tsv") as tmp:
+    with atomic_path(folder / PROJECTOR_CODES) as tmp:
         np.savetxt(tmp, codes.codes[:n], delimiter="\t", fmt="%.6g")
-    write_text(folder / "metadata.tsv", "\n".join(lines) + "\n")
-    with atomic_path(folder / "sprite.png") as tmp:
+    write_text(folder / PROJECTOR_METADATA, "\n".join(lines) + "\n")
+    with atomic_path(folder / PROJECTOR_SPRITE) as tmp:
         Image.fromarray(sprite(splits.test.images[:n].numpy())).save(tmp, format="PNG")
     settings = projector.ProjectorConfig()
     embedding = settings.embeddings.add()
     embedding.tensor_name = f"{run.root.name} test codes"
-    embedding.tensor_path, embedding.metadata_path = "codes.tsv", "metadata.tsv"
-    embedding.sprite.image_path = "sprite.png"
+    embedding.tensor_path, embedding.metadata_path = PROJECTOR_CODES, PROJECTOR_METADATA
+    embedding.sprite.image_path = PROJECTOR_SPRITE
     embedding.sprite.single_image_dim.extend([side, splits.test.images.shape[-2]])  # width, height
     projector.visualize_embeddings(str(folder), settings)
     return folder

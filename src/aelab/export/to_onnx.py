@@ -25,6 +25,7 @@ from torch import nn
 from aelab.errors import AelabError
 from aelab.models import Autoencoder
 from aelab.models.cpu_layers import standard_layers
+from aelab.run_files import ONNX_DECODER, ONNX_ENCODER
 
 TOLERANCE = 1e-4  # absolute, on images in [0, 1] and codes of order 1: float32 kernels differ in summation order
 OPSET = 18
@@ -78,8 +79,8 @@ def export_model(model: Autoencoder, folder: str | Path, check_images: torch.Ten
     x = check_images[: max(CHECK_BATCHES)].float()
     with torch.no_grad():
         z = model.encode(x)
-    encoder = _export(_Encoder(model).eval(), x, folder / "encoder.onnx", ["image"], ["code", "logvar"] if model.capabilities.posterior else ["code"])
-    decoder = _export(_Decoder(model).eval(), z, folder / "decoder.onnx", ["code"], ["image"])
+    encoder = _export(_Encoder(model).eval(), x, folder / ONNX_ENCODER, ["image"], ["code", "logvar"] if model.capabilities.posterior else ["code"])
+    decoder = _export(_Decoder(model).eval(), z, folder / ONNX_DECODER, ["code"], ["image"])
     difference = max(_compare(_Encoder(model), encoder, x), _compare(_Decoder(model), decoder, z))
     if not difference <= TOLERANCE:
         raise AelabError(f"the ONNX export of {model.config.name!r} differs from PyTorch by {difference:.3g} (more than {TOLERANCE:g}) "
@@ -97,7 +98,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None) -> OnnxExpor
     config = load_config_file(run.config)
     _, splits = prepare_data(config.data, config.train.seed)
     images = splits.test.images[: max(CHECK_BATCHES)].float().div(255)
-    return export_model(load_model(run.root), out or run.root / "onnx", images if len(images) else None)
+    return export_model(load_model(run.root), out or run.onnx, images if len(images) else None)
 
 
 def _export(module: nn.Module, example: torch.Tensor, path: Path, inputs: list[str], outputs: list[str]) -> Path:

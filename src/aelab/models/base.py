@@ -7,8 +7,9 @@
     out = model.batch_loss(x, y, g)  # the same, as the engine calls it: labels y (B,) or None beside
 
 Optional parts, with defaults here: `loss_description()` (logged once when
-training starts), `evaluation_view(split)` (the split as the loss scores it at
-evaluation, e.g. one fixed binarisation), and `sample(n)` where the model declares it.
+training starts), `metric_terms()` (what each logged number means, for reports),
+`evaluation_view(split)` (the split as the loss scores it at evaluation, e.g. one fixed
+binarisation), and `sample(n)` where the model declares it.
 
 What a model can do beyond the contract (sample from a prior, give its posterior, read labels...)
 it declares in `capabilities` (models/capabilities.py); callers read that, never guess.
@@ -28,6 +29,7 @@ from torch import nn
 
 from aelab.checks import PositiveInt
 from aelab.models.capabilities import Capabilities
+from aelab.terms import MetricTerm, per_pixel_terms
 
 if TYPE_CHECKING:
     from aelab.data import Split
@@ -86,6 +88,13 @@ class Autoencoder(nn.Module):
     def loss_description(self) -> str:
         """What `loss` computes and how it is scaled (sum or mean, over what), for the log."""
         return ""
+
+    def metric_terms(self) -> list[MetricTerm]:
+        """Every number `loss` logs ('loss', the total, and each of its terms), with the label, unit
+        and sign a reader sees it with: runs write these into their documents, so reports label a
+        metric without importing the model. The default fits a reconstruction MSE averaged over
+        pixels; a model whose terms differ declares its own."""
+        return per_pixel_terms("mse")
 
     def evaluation_view(self, split: Split) -> Split:
         """The split as `loss` should score it when evaluating; the split itself by default."""

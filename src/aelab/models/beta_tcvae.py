@@ -30,6 +30,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig, elbo_terms
+from aelab.terms import MetricTerm
 
 
 @dataclass
@@ -72,6 +73,10 @@ class BetaTCVAE(VAE):
         tc = tc_decomposition(parts.z, parts.mu, parts.logvar, cfg.train_images or len(x))
         total = (parts.rec + cfg.alpha * tc.mi + cfg.beta * tc.tc + cfg.gamma * tc.dim_kl).mean()
         return LossOutput(total, elbo_terms(parts) | {name: value.detach().mean() for name, value in tc._asdict().items()})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return [*super().metric_terms(), MetricTerm("mi", "index-code mutual information", "nats per image"),
+                MetricTerm("tc", "total correlation", "nats per image"), MetricTerm("dim_kl", "dimension-wise KL", "nats per image")]
 
     def objective_name(self) -> str:
         return "beta-TCVAE objective"

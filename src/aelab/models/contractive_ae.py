@@ -29,6 +29,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
+from aelab.terms import LOSS, RECONSTRUCTION_TERMS, MetricTerm, per_pixel_terms
 
 JacobianMethod = Literal["exact", "estimate"]
 
@@ -79,6 +80,11 @@ class ContractiveAutoencoder(ConvAutoencoder):
         rec = reconstruction_loss(self.decode(z), x, cfg.loss)
         penalty = norm.mean()
         return LossOutput(rec + cfg.contraction_weight * penalty, {cfg.loss: rec.detach(), "jacobian_frobenius": penalty.detach()})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        cfg = self.config
+        total = MetricTerm(LOSS, f"{RECONSTRUCTION_TERMS[cfg.loss].label} per pixel + {cfg.contraction_weight:g} × ||dz/dx||_F^2")
+        return per_pixel_terms(cfg.loss, MetricTerm("jacobian_frobenius", "contraction ||dz/dx||_F^2"), loss=total)
 
     def loss_description(self) -> str:
         cfg = self.config

@@ -23,6 +23,7 @@ from aelab.models.init import Init, initialize, start_output_at_mean
 from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
+from aelab.terms import MetricTerm, per_pixel_terms
 
 
 @dataclass
@@ -79,3 +80,6 @@ class ConvAutoencoder(Autoencoder):
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         value = reconstruction_loss(self(x), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach()})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return per_pixel_terms(self.config.loss)

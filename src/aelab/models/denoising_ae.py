@@ -26,6 +26,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
+from aelab.terms import MetricTerm
 
 Noise = Literal["gaussian", "masking", "salt-pepper"]
 
@@ -65,6 +66,9 @@ class DenoisingAutoencoder(ConvAutoencoder):
         noisy = self.corrupt(x, generator)
         value = reconstruction_loss(self(noisy), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach(), "input_mse": F.mse_loss(noisy, x).detach()})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return [*super().metric_terms(), MetricTerm("input_mse", "MSE of the corrupted input", "mean per pixel")]
 
     def loss_description(self) -> str:
         cfg = self.config

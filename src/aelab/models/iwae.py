@@ -26,6 +26,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.gaussian import log_normal_pdf, log_standard_normal, reparameterize
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig
+from aelab.terms import MetricTerm
 
 
 @dataclass
@@ -60,6 +61,10 @@ class IWAE(VAE):
         bound = torch.logsumexp(log_px_z + log_prior_ratio, 0) - math.log(self.config.samples)  # (B,) L_k
         rec, kl = -log_px_z.detach().mean(), -log_prior_ratio.detach().mean()
         return LossOutput(-bound.mean(), {"iwae": -bound.detach().mean(), "rec": rec, "kl": kl, "nelbo": rec + kl})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        """`iwae` is the negative bound -L_k, shown as the bound L_k (nats per image)."""
+        return [*super().metric_terms(), MetricTerm("iwae", f"IWAE bound (k = {self.config.samples})", "nats per image", sign=-1)]
 
     def objective_name(self) -> str:
         return f"negative IWAE bound (k = {self.config.samples})"

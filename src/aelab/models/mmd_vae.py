@@ -21,6 +21,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.mmd import Kernel, mmd
 from aelab.models.registry import register_model
 from aelab.models.vae import VAE, VAEConfig, elbo_terms
+from aelab.terms import MetricTerm
 
 
 @dataclass
@@ -44,6 +45,9 @@ class MMDVAE(VAE):
         penalty = mmd(parts.z, prior, self.config.kernel, self.config.bandwidth)
         total = (parts.rec + self.config.beta * parts.kl).mean() + self.config.mmd_weight * penalty
         return LossOutput(total, elbo_terms(parts) | {"mmd": penalty.detach()})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return [*super().metric_terms(), MetricTerm("mmd", "MMD² to the prior")]
 
     def objective_name(self) -> str:
         return "InfoVAE objective"

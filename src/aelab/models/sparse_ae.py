@@ -26,6 +26,7 @@ from aelab.models.capabilities import Capabilities
 from aelab.models.conv_ae import ConvAEConfig, ConvAutoencoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.registry import register_model
+from aelab.terms import LOSS, RECONSTRUCTION_TERMS, MetricTerm, per_pixel_terms
 
 Penalty = Literal["l1", "kl"]
 DEFAULT_WEIGHTS = {"l1": 1e-4, "kl": 0.1}
@@ -81,6 +82,13 @@ class SparseAutoencoder(ConvAutoencoder):
             cfg.loss: rec.detach(), "sparsity": penalty.detach(),
             "active": (code > cfg.active_threshold).float().mean(), "mean_activation": code.mean(),
         })
+
+    def metric_terms(self) -> list[MetricTerm]:
+        cfg = self.config
+        total = MetricTerm(LOSS, f"{RECONSTRUCTION_TERMS[cfg.loss].label} per pixel + {cfg.sparsity_weight:g} × sparsity penalty")
+        return per_pixel_terms(cfg.loss, MetricTerm("sparsity", f"{cfg.penalty} sparsity penalty"),
+                               MetricTerm("active", "share of code units active"), MetricTerm("mean_activation", "mean code activation"),
+                               loss=total)
 
     def loss_description(self) -> str:
         cfg = self.config

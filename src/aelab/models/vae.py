@@ -40,6 +40,7 @@ from aelab.models.cpu_layers import Flatten
 from aelab.models.gaussian import kl_monte_carlo, kl_normal_analytic, log_normal_pdf, reparameterize
 from aelab.models.layers import Activation, activation, conv_decoder, conv_encoder
 from aelab.models.registry import register_model
+from aelab.terms import LOSS, MetricTerm
 
 Likelihood = Literal["bernoulli", "gaussian"]
 KLEstimator = Literal["analytic", "monte-carlo"]
@@ -198,6 +199,12 @@ class VAE(Autoencoder):
     def objective_formula(self) -> str:
         beta = self.config.beta
         return "rec + KL" if beta == 1 else f"rec + {beta:g} * KL"
+
+    def metric_terms(self) -> list[MetricTerm]:
+        """nelbo (rec + KL, the beta = 1 negative ELBO) is shown as the ELBO: negated, in nats per image."""
+        return [MetricTerm(LOSS, self.objective_name(), "nats per image"),
+                MetricTerm("rec", "reconstruction −log p(x|z)", "nats per image"), MetricTerm("kl", "KL", "nats per image"),
+                MetricTerm("nelbo", "ELBO", "nats per image", sign=-1)]
 
     def loss_description(self) -> str:
         cfg = self.config

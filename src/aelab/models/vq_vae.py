@@ -41,6 +41,7 @@ from aelab.models.layers import Activation, conv_decoder, conv_encoder
 from aelab.models.losses import reconstruction_loss
 from aelab.models.pixelcnn import PixelCNNPrior
 from aelab.models.registry import register_model
+from aelab.terms import LOSS, RECONSTRUCTION_TERMS, MetricTerm
 
 
 @dataclass
@@ -163,6 +164,12 @@ class VQVAE(Autoencoder):
         """Each codebook entry alone: a grid filled with entry k, decoded, for k in `entries` -> (len, C, H, W)."""
         grid = entries[:, None, None].expand(-1, *self.prior.grid)
         return self.decode(self.quantizer.lookup(grid))
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return [MetricTerm(LOSS, "MSE + codebook and commitment losses + the prior's NLL", "per pixel value"), RECONSTRUCTION_TERMS["mse"],
+                MetricTerm("codebook", "codebook loss"), MetricTerm("commitment", "commitment loss"),
+                MetricTerm("prior_nll", "prior NLL of the index grid", "nats per image"),
+                MetricTerm("perplexity", "codebook perplexity"), MetricTerm("codes_used", "share of codes used")]
 
     def loss_description(self) -> str:
         cfg = self.config

@@ -45,6 +45,9 @@ from aelab.models.layers import Activation, activation, conv_encoder, mlp
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
 from aelab.models.registry import register_model
 from aelab.models.sparsity import SpatialSparsity, active_fraction, conv_lifetime_sparsity, lifetime_sparsity
+from aelab.terms import MetricTerm, per_pixel_terms
+
+ACTIVE_TERM = MetricTerm("active", "share of code units active")  # logged by both winner-take-all models
 
 
 @dataclass
@@ -78,6 +81,9 @@ class FCWTAAutoencoder(Autoencoder):
         code = lifetime_sparsity(self.encode(x), self.config.lifetime_rate)
         value = reconstruction_loss(self.decode(code), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach(), "active": active_fraction(code.detach())})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return per_pixel_terms(self.config.loss, ACTIVE_TERM)
 
 
 @dataclass
@@ -119,6 +125,9 @@ class ConvWTAAutoencoder(Autoencoder):
             code = conv_lifetime_sparsity(code, self.config.lifetime_rate)
         value = reconstruction_loss(self.decode(code), x, self.config.loss)
         return LossOutput(value, {self.config.loss: value.detach(), "active": active_fraction(code.detach())})
+
+    def metric_terms(self) -> list[MetricTerm]:
+        return per_pixel_terms(self.config.loss, ACTIVE_TERM)
 
     def feature_extractor(self) -> nn.Module:
         """Dense maps (sparsity off), max-pooled: (B, C, H, W) -> (B, maps * ceil(H/p) * ceil(W/p))."""

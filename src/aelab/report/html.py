@@ -8,13 +8,15 @@ PNGs they name), so a report can be rebuilt without torch or the model.
 from __future__ import annotations
 
 import base64
-import json
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from aelab.documents import AnalysisDocument, ComparisonDocument, Document, RunSummary, Table
 from aelab.io import write_text
 from aelab.report.style import CSS
+from aelab.run_files import REPORT_HTML
+from aelab.terms import LOSS, MetricTerm, shown_value, term_named, term_title
 
 SHORT_LIST = 4  # lists and mappings up to this long are shown in a numbers table; longer ones stay in the JSON
 RUN_PAGE, COMPARISON_PAGE, STUDY_PAGE = 1180, 1500, 1280  # page widths (px)
@@ -25,54 +27,54 @@ MOST_SHRINK = 0.75  # a figure set beside others keeps at least this share of it
 
 def write_report(run_dir: str | Path) -> Path:
     """report.html of a run folder, from its analysis.json."""
-    return write_page(Path(run_dir), "analysis.json", render_run)
+    return write_page(Path(run_dir), AnalysisDocument, render_run)
 
 
 def write_comparison_report(out_dir: str | Path) -> Path:
-    return write_page(Path(out_dir), "comparison.json", render_comparison)
+    return write_page(Path(out_dir), ComparisonDocument, render_comparison)
 
 
-def write_page(root: Path, source: str, render) -> Path:
-    """root/report.html, rendered from the JSON file `source` in the same folder."""
-    path = root / "report.html"
-    write_text(path, render(json.loads((root / source).read_text()), root))
+def write_page(root: Path, document: type[Document], render: Callable[[Any, Path], str]) -> Path:
+    """root/report.html, rendered from the document's file in the same folder."""
+    path = root / REPORT_HTML
+    write_text(path, render(document.read(root / document.FILE), root))
     return path
 
 
 # --- pages -------------------------------------------------------------------
-def render_run(data: dict, root: Path) -> str:
-    name = Path(data["run"]).name
+def render_run(data: AnalysisDocument, root: Path) -> str:
+    name = Path(data.run).name
     sections = []
-    for i, a in enumerate(data["analyses"], 1):
-        body = error(a) or "".join(img(root / f, "") for f in a["figures"])
-        body += tables_block([numbers_table(a["numbers"]), *map(table_html, a["tables"])])
+    for i, a in enumerate(data.analyses, 1):
+        body = error(a) or "".join(img(root / f, "") for f in a.figures)
+        body += tables_block([numbers_table(a.numbers), *map(table_html, a.tables)])
         sections.append(section(i, a, body))
-    sections.append(skipped_section(data.get("skipped") or []))  # files from before skips were recorded have none
-    sections.append(f'<section id="config"><h2>Configuration</h2>{config_table([data["config"]], [name])}</section>')
-    head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data['analyses'], bool(data.get('skipped')))}"
+    sections.append(skipped_section(data.skipped))  # files from before skips were recorded have none
+    sections.append(f'<section id="config"><h2>Configuration</h2>{config_table([data.config], [name])}</section>')
+    head = f"<h1>{escape(name)}</h1><p class='meta'>{run_meta(data)}</p>{toc(data.analyses, bool(data.skipped))}"
     return page(f"aelab report: {name}", head, "".join(sections), timing_footer(data), width=RUN_PAGE)
 
 
-def render_comparison(data: dict, root: Path) -> str:
-    labels = [r["label"] for r in data["runs"]]
+def render_comparison(data: ComparisonDocument, root: Path) -> str:
+    labels = [r.label for r in data.runs]
     sections = []
-    for i, a in enumerate(data["analyses"], 1):
-        body = "".join(img(root / f, "") for f in a["combined_figures"])
+    for i, a in enumerate(data.analyses, 1):
+        body = "".join(img(root / f, "") for f in a.combined_figures)
         cells = []
-        for label, r in zip(labels, a["runs"]):
-            inner = "<p class='meta'>does not apply</p>" if r is None else (error(r) or "".join(img(root / f, "") for f in r["figures"]))
+        for label, r in zip(labels, a.runs):
+            inner = "<p class='meta'>does not apply</p>" if r is None else (error(r) or "".join(img(root / f, "") for f in r.figures))
             cells.append(f"<div><h3>{escape(label)}</h3>{inner}</div>")
-        paths = [root / f for r in a["runs"] if r for f in r["figures"]]
+        paths = [root / f for r in a.runs if r for f in r.figures]
         body += f"<div class='runs' style='--cols:{columns_for(paths, len(labels), COMPARISON_PAGE)}'>{''.join(cells)}</div>"
-        numbers = [{} if r is None else r["numbers"] for r in a["runs"]]
+        numbers = [{} if r is None else r.numbers for r in a.runs]
         body += tables_block([numbers_table_many(numbers, labels)])
         body += details("Tables of each run", "".join(
-            f"<h3>{escape(label)}</h3>{tables_block([table_html(t) for t in r['tables']])}" for label, r in zip(labels, a["runs"]) if r and r["tables"]))
+            f"<h3>{escape(label)}</h3>{tables_block([table_html(t) for t in r.tables])}" for label, r in zip(labels, a.runs) if r and r.tables))
         sections.append(section(i, a, body))
-    configs = config_table([r["config"] for r in data["runs"]], labels)
+    configs = config_table([r.config for r in data.runs], labels)
     sections.append(f'<section id="config"><h2>Configurations</h2><p class="meta">Rows that differ are highlighted.</p>{configs}</section>')
-    meta = "<br>".join(f"<b>{escape(r['label'])}</b>: {run_meta(r)}" for r in data["runs"])
-    head = f"<h1>Comparison of {len(labels)} runs</h1><p class='meta'>{meta}</p>{toc(data['analyses'])}"
+    meta = "<br>".join(f"<b>{escape(r.label)}</b>: {run_meta(r)}" for r in data.runs)
+    head = f"<h1>Comparison of {len(labels)} runs</h1><p class='meta'>{meta}</p>{toc(data.analyses)}"
     return page("aelab comparison: " + ", ".join(labels), head, "".join(sections), timing_footer(data), width=COMPARISON_PAGE)
 
 
@@ -85,29 +87,31 @@ def page(title: str, head: str, body: str, foot: str, width: int) -> str:
 
 
 # --- pieces ----------------------------------------------------------------------
-def section(i: int, a: dict, body: str) -> str:
-    return (f"<section id='{escape(a['name'])}'><h2>{i}. {escape(a['title'])}</h2>"
-            f"<p class='note'>{escape(a['note'])}</p>{body}</section>")
+def section(i: int, a, body: str) -> str:
+    """An analysis' section (`a`: an AnalysisEntry or a ComparisonEntry)."""
+    return (f"<section id='{escape(a.name)}'><h2>{i}. {escape(a.title)}</h2>"
+            f"<p class='note'>{escape(a.note)}</p>{body}</section>")
 
 
-def toc(analyses: list[dict], skipped: bool = False) -> str:
-    items = "".join(f"<li><a href='#{escape(a['name'])}'>{escape(a['title'])}</a></li>" for a in analyses)
+def toc(analyses: list, skipped: bool = False) -> str:
+    items = "".join(f"<li><a href='#{escape(a.name)}'>{escape(a.title)}</a></li>" for a in analyses)
     items += "<li><a href='#skipped'>Skipped analyses</a></li>" if skipped else ""
     return f"<nav><ol>{items}<li><a href='#config'>Configuration</a></li></ol></nav>"
 
 
-def skipped_section(skipped: list[dict]) -> str:
-    """One short list of the analyses that do not fit the run, each with its reason."""
+def skipped_section(skipped: list) -> str:
+    """One short list of the analyses that do not fit the run (`Skipped` entries), each with its reason."""
     if not skipped:
         return ""
-    items = "".join(f"<li><b>{escape(s['name'])}</b>: {escape(s['reason'])}</li>" for s in skipped)
+    items = "".join(f"<li><b>{escape(s.name)}</b>: {escape(s.reason)}</li>" for s in skipped)
     return f"<section id='skipped'><h2>Skipped analyses</h2><p class='meta'>They do not fit this run:</p><ul class='small'>{items}</ul></section>"
 
 
-def run_meta(r: dict) -> str:
+def run_meta(r: RunSummary) -> str:
     shape = lambda s: "×".join(map(str, s))  # noqa: E731
-    parts = [("model", r["model"]), ("data", r["dataset"]), ("image", shape(r["image_shape"])), ("code", shape(r["code_shape"])),
-             ("parameters", f"{r['parameters']:,}"), ("train / test images", f"{r['train_images']:,} / {r['test_images']:,}")]
+    parts = [("model", r.model), ("data", r.dataset), ("image", shape(r.image_shape)), ("code", shape(r.code_shape)),
+             ("parameters", f"{r.parameters:,}"), ("train / test images", f"{r.train_images:,} / {r.test_images:,}")]
+    parts += [("loss", term_named(r.terms, LOSS).title)] if r.terms else []  # older documents did not declare it
     return " · ".join(f"{k} <b>{escape(str(v))}</b>" for k, v in parts)
 
 
@@ -140,8 +144,9 @@ def img(path: Path, text: str) -> str:
             f"tabindex='0' title='click to enlarge'>{cap}</figure>")
 
 
-def error(a: dict) -> str:
-    return f"<p class='error'>This analysis failed: {escape(a['error'])}</p>" if a.get("error") else ""
+def error(a) -> str:
+    """The failure of an analysis, a panel or an evidence block (anything with an `error`)."""
+    return f"<p class='error'>This analysis failed: {escape(a.error)}</p>" if a.error else ""
 
 
 def details(title: str, inner: str) -> str:
@@ -153,10 +158,10 @@ def tables_block(tables: Iterable[str]) -> str:
     return f"<div class='tables'>{inner}</div>" if inner else ""
 
 
-def table_html(t: dict) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in t["columns"])
-    rows = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in t["rows"])
-    return f"<div class='scroll'><h3>{escape(t['title'])}</h3><table><tr>{head}</tr>{rows}</table></div>"
+def table_html(t: Table) -> str:
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in t.columns)
+    rows = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in t.rows)
+    return f"<div class='scroll'><h3>{escape(t.title)}</h3><table><tr>{head}</tr>{rows}</table></div>"
 
 
 def cell(value: Any) -> str:
@@ -191,24 +196,19 @@ def flat_numbers(numbers: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-# what a reader sees instead of a JSON key: whole keys first, else word by word
-LABELS = {
-    "psnr_db": "PSNR (dB; the mean of each image's PSNR)", "log_px_iwae": "log p(x) ≥ (IWAE bound, nats per image)",
-    "nll_iwae": "negative log-likelihood (IWAE, nats per image)", "elbo": "ELBO (nats per image)",
-    "nll_samples": "importance samples K", "nll_images": "images scored for log p(x)",
-    "nll_binarize": "images scored as", "split": "split", "images": "images",
-    "mse_per_pixel": "MSE per pixel", "mse_per_image": "MSE per image (summed over pixels)",
-    "bce_per_pixel": "BCE per pixel", "bce_per_image": "BCE per image (summed over pixels)",
-}
-WORDS = {"mse": "MSE", "bce": "BCE", "psnr": "PSNR", "db": "(dB)", "elbo": "ELBO", "nelbo": "−ELBO", "kl": "KL", "nll": "NLL",
+# what a reader sees instead of an analysis' own JSON key, word by word (a run's metrics are
+# labelled by the terms their document declares instead: aelab.terms)
+WORDS = {"mse": "MSE", "bce": "BCE", "psnr": "PSNR", "db": "(dB)", "elbo": "ELBO", "kl": "KL", "nll": "NLL",
          "iwae": "IWAE", "pca": "PCA", "tsne": "t-SNE", "rec": "reconstruction", "val": "validation", "fid": "FID",
          "kid": "KID", "mmd": "MMD", "z": "z", "u": "u", "v": "v"}
 
 
-def label(key: str) -> str:
-    """'seconds.neighbour_search' -> 'seconds: neighbour search'; '1nn_on_codes' -> '1-NN on codes'."""
-    if key in LABELS:
-        return LABELS[key]
+def label(key: str, terms: Iterable[MetricTerm] = ()) -> str:
+    """A declared term's title ('val_nelbo' -> 'validation ELBO (nats per image)'), else the key word by
+    word: 'seconds.neighbour_search' -> 'seconds: neighbour search'; '1nn_on_codes' -> '1-NN on codes'."""
+    declared = term_title(key, terms)
+    if declared:
+        return declared
     return ": ".join(" ".join(word(w) for w in part.split("_")) for part in key.split("."))
 
 
@@ -218,21 +218,25 @@ def word(w: str) -> str:
     return WORDS.get(w, w)
 
 
-def numbers_table(numbers: dict) -> str:
+def numbers_table(numbers: dict, terms: Iterable[MetricTerm] = ()) -> str:
+    """The numbers of one run; those `terms` declare are labelled and signed by them."""
+    terms = list(terms)
     flat = flat_numbers(numbers)
     if not flat:
         return ""
-    rows = "".join(f"<tr><td>{escape(label(k))}</td>{cell(v)}</tr>" for k, v in flat.items())
+    rows = "".join(f"<tr><td>{escape(label(k, terms))}</td>{cell(shown_value(k, v, terms))}</tr>" for k, v in flat.items())
     return f"<div class='scroll'><h3>Numbers</h3><table>{rows}</table></div>"
 
 
-def numbers_table_many(numbers: list[dict], labels: list[str]) -> str:
+def numbers_table_many(numbers: list[dict], labels: list[str], terms: Iterable[MetricTerm] = ()) -> str:
+    terms = list(terms)
     flats = [flat_numbers(n) for n in numbers]
     keys = list(dict.fromkeys(k for f in flats for k in f))
     if not keys:
         return ""
     head = "".join(f"<th>{escape(name)}</th>" for name in labels)
-    rows = "".join(f"<tr><td>{escape(label(k))}</td>" + "".join(cell(f.get(k)) for f in flats) + "</tr>" for k in keys)
+    rows = "".join(f"<tr><td>{escape(label(k, terms))}</td>" + "".join(cell(shown_value(k, f.get(k), terms)) for f in flats) + "</tr>"
+                   for k in keys)
     return f"<div class='scroll'><h3>Numbers</h3><table><tr><th></th>{head}</tr>{rows}</table></div>"
 
 
@@ -255,13 +259,10 @@ def flat_all(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def timing_footer(data: dict) -> str:
+def timing_footer(data: AnalysisDocument | ComparisonDocument) -> str:
     """The closing note: time of each shared step and each analysis."""
-    rows = [(k, v) for k, v in data.get("shared_seconds", {}).items()]
-    rows += [(a["title"], a["seconds"]) for a in data["analyses"] if a.get("seconds") is not None]
+    rows = list(data.shared_seconds.items())
+    rows += [(a.title, a.seconds) for a in data.analyses if a.seconds is not None]
     body = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{v:.2f} s</td></tr>" for k, v in rows)
-    total = data.get("total_seconds")
-    made = escape(data.get("created", ""))
-    return (f"<p>Made by aelab on {made} in {total:.1f} s on {escape(data.get('device', '?'))}; every number is also in "
-            f"{'comparison' if 'runs' in data else 'analysis'}.json beside this file.</p>"
-            f"<h3>Time of each step</h3><table>{body}</table>")
+    return (f"<p>Made by aelab on {escape(data.created)} in {data.total_seconds:.1f} s on {escape(data.device)}; every number "
+            f"is also in {data.FILE} beside this file.</p><h3>Time of each step</h3><table>{body}</table>")

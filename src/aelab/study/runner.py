@@ -23,12 +23,13 @@ from aelab import pipeline
 from aelab.config import RunConfig, load_config_file, make_config, parse_assignment
 from aelab.data import load_dataset
 from aelab.data.base import DATASETS
+from aelab.documents import AnalysisDocument, ComparisonDocument, EvaluationDocument, StudyDocument, StudyQuestion, StudyRunRecord
 from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
-from aelab.io import write_json
-from aelab.run_files import RunFiles
+from aelab.run_files import COMPARISON_JSON, REPORT_HTML, STUDY_JSON, RunFiles
 from aelab.study.evidence import gather, item_runs, kind_of
 from aelab.study.recipe import Study, load_study
+from aelab.terms import MetricTerm
 
 Log = Callable[[str], None]
 IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "model.train_images", "data.data_dir", "data.download",
@@ -71,8 +72,9 @@ class StudyRunner:
         self.params = merge(study.params, study.quick.params if quick else {})
         for run in study.runs.values():  # a mistaken --set fails now, not after hours of training
             make_config({**run.overrides, **self.overrides.get(None, {}), **self.overrides.get(run.name, {})})
-        self._analyses: dict[str, dict | None] = {}
-        self._comparisons: dict[tuple[str, ...], tuple[Path, dict]] = {}
+        self._analyses: dict[str, AnalysisDocument | None] = {}
+        self._comparisons: dict[tuple[str, ...], tuple[Path, ComparisonDocument]] = {}
+        self._terms: dict[str, list[MetricTerm]] = {}
 
     # --- data ------------------------------------------------------------------------------
     def try_load(self, name: str, data_dir: str | None):
@@ -140,20 +142,21 @@ class StudyRunner:
         pipeline.train(config, files.root, progress=self.progress, log=self.log)
         return "trained"
 
-    def train_all(self) -> list[dict]:
+    def train_all(self) -> list[StudyRunRecord]:
         rows = []
         for i, run in enumerate(self.study.runs.values(), 1):
             dataset = self.run_dataset(run)
             row = {"name": run.name, "label": run.label, "dataset": run.dataset or self.dataset}
             if dataset is None:
-                rows.append({**row, "status": "skipped", "reason": self.skipped[run.name]})
+                rows.append(StudyRunRecord(**row, status="skipped", reason=self.skipped[run.name]))
                 continue
             config = self.run_config(run, dataset)
             self.log(f"== run {i}/{len(self.study.runs)} {run.name} ({run.label}): {config.model.name} on {dataset}, {config.train.epochs} epochs ==")
             start = time.perf_counter()
             status = self.train(run, config)
             self.seconds[f"train {run.name}"] = time.perf_counter() - start
-            rows.append({**row, "status": status, "model": config.model.name, "config": load_config_file(self.run_dir(run.name) / "config.json").to_dict()})
+            saved = load_config_file(RunFiles(self.run_dir(run.name)).config)
+            rows.append(StudyRunRecord(**row, status=status, model=config.model.name, config=saved.to_dict(), terms=self.terms(run.name)))
         return rows
 
     # --- the steps evidence cites (each done once) --------------------------------------
@@ -169,6 +172,14 @@ class StudyRunner:
     def metrics(self, run: str) -> list[dict]:
         return RunFiles(self.run_dir(run)).read_metrics()
 
+    def terms(self, run: str) -> list[MetricTerm]:
+        """What the run's metrics mean, as its model declares them (built untrained from its config.json)."""
+        if run not in self._terms:
+            from aelab.models import build_model
+
+            self._terms[run] = list(build_model(load_config_file(RunFiles(self.run_dir(run)).config).model).metric_terms())
+        return self._terms[run]
+
     def wanted(self, kind: str, runs: tuple[str, ...] | None = None, run: str | None = None) -> set[str]:
         """Analyses the study's evidence asks of one run (`analysis`) or one group (`compare`)."""
         items = [e for q in self.study.questions for e in q.evidence if kind_of(e).name == kind]
@@ -181,27 +192,27 @@ class StudyRunner:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
-    def analysis(self, run: str) -> dict | None:
+    def analysis(self, run: str) -> AnalysisDocument | None:
         if run not in self._analyses:
             self._analyses[run] = None if run in self.skipped else self.timed(f"analyze {run}", lambda: self._analyze(run))
         return self._analyses[run]
 
-    def _analyze(self, run: str) -> dict:
+    def _analyze(self, run: str) -> AnalysisDocument:
         from aelab.analysis import ANALYSES, analyze
 
         wanted = self.wanted("analysis", run=run)
         self.log(f"== analyze {run}: {', '.join(sorted(wanted))} ==")
         analyzed = analyze(self.run_dir(run), skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params,
                          device=self.device, log=self.log)
-        return read_json(analyzed.summary)
+        return AnalysisDocument.read(analyzed.summary)
 
-    def comparison(self, runs: list[str]) -> tuple[Path, dict]:
+    def comparison(self, runs: list[str]) -> tuple[Path, ComparisonDocument]:
         key = tuple(runs)
         if key not in self._comparisons:
             self._comparisons[key] = self.timed(f"compare {' '.join(runs)}", lambda: self._compare(key))
         return self._comparisons[key]
 
-    def _compare(self, runs: tuple[str, ...]) -> tuple[Path, dict]:
+    def _compare(self, runs: tuple[str, ...]) -> tuple[Path, ComparisonDocument]:
         from aelab.analysis import ANALYSES
         from aelab.analysis.compare import compare
 
@@ -210,14 +221,15 @@ class StudyRunner:
         self.log(f"== compare {' vs '.join(runs)}: {', '.join(sorted(wanted))} ==")
         compare([self.run_dir(r) for r in runs], folder, labels=[self.label(r) for r in runs],
                 skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params, device=self.device, log=self.log)
-        return folder, read_json(folder / "comparison.json")
+        return folder, ComparisonDocument.read(folder / COMPARISON_JSON)
 
     def classify(self, run: str, mode: str, replace_last: bool) -> tuple[dict, Path]:
         from aelab.classify import ClassifyConfig, classify
 
         cfg = ClassifyConfig(mode=mode, replace_last=replace_last, device=self.device, **(self.study.quick.classify if self.quick else {}))
-        folder = self.run_dir(run) / cfg.folder_name
-        summary_path, weights = folder / "summary.json", self.run_dir(run) / "model.safetensors"
+        files = RunFiles(self.run_dir(run))
+        folder = files.classifier(cfg.folder_name).root
+        summary_path, weights = files.classifier(cfg.folder_name).summary, files.weights
         if summary_path.exists() and summary_path.stat().st_mtime >= weights.stat().st_mtime:
             summary = read_json(summary_path)
             if all(summary.get(k) == v for k, v in dataclasses.asdict(cfg).items()):
@@ -226,7 +238,7 @@ class StudyRunner:
         summary = self.timed(f"classify {run} {cfg.folder_name}", lambda: classify(self.run_dir(run), cfg, progress=self.progress, log=self.log))
         return summary, folder
 
-    def evaluate(self, run: str, params: dict) -> dict:
+    def evaluate(self, run: str, params: dict) -> EvaluationDocument:
         quick = self.study.quick.evaluate if self.quick else {}
         params = {**params, **{k: v for k, v in quick.items() if k in params}}  # --quick shrinks what is asked, adds nothing
         self.log(f"== evaluate {run} {params or ''} ==")
@@ -239,21 +251,20 @@ class StudyRunner:
         self.log(f"study {study.name}: {study.title}{' (quick)' if self.quick else ''} -> {self.out}")
         self.out.mkdir(parents=True, exist_ok=True)
         runs = self.train_all()
-        questions = [{"title": q.title, "ask": q.ask, "look": q.look, "blocks": [gather(item, self) for item in q.evidence]}
+        questions = [StudyQuestion(title=q.title, ask=q.ask, look=q.look, blocks=[gather(item, self) for item in q.evidence])
                      for q in study.questions]
         for row in runs:
-            row["report"] = self.rel(row["name"], "report.html") if (self.run_dir(row["name"]) / "report.html").exists() else None
-            row["history"] = self.metrics(row["name"]) if row["status"] != "skipped" else []
-        write_json(self.out / "study.json", {
-            "kind": "study", "name": study.name, "title": study.title, "seed": study.seed, "summary": study.summary,
-            "command": self.command(), "quick": self.quick, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "dataset": self.dataset, "dataset_location": self.location, "notes": self.notes, "runs": runs,
-            "questions": questions, "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
-            "total_seconds": round(time.perf_counter() - start, 1), "device": str(resolve_device(self.device))})
+            row.report = self.rel(row.name, REPORT_HTML) if RunFiles(self.run_dir(row.name)).report.exists() else None
+            row.history = self.metrics(row.name) if row.status != "skipped" else []
+        StudyDocument(
+            name=study.name, title=study.title, seed=study.seed, summary=study.summary, command=self.command(), quick=self.quick,
+            created=time.strftime("%Y-%m-%d %H:%M:%S"), dataset=self.dataset, dataset_location=self.location, notes=self.notes,
+            runs=runs, questions=questions, seconds={k: round(v, 2) for k, v in self.seconds.items()},
+            total_seconds=round(time.perf_counter() - start, 1), device=str(resolve_device(self.device))).write(self.out / STUDY_JSON)
         from aelab.report.study import write_study_report
 
         report = write_study_report(self.out)
-        failed = [b["title"] for q in questions for b in q["blocks"] if b.get("error") or b.get("status") == "failed"]
+        failed = [b.title for q in questions for b in q.blocks if b.error or b.status == "failed"]
         if failed:
             self.log(f"aelab: {len(failed)} piece(s) of evidence failed: {', '.join(failed)} (see the report)")
         for note in self.notes:

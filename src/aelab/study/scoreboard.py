@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from statistics import mean
 
-from aelab.study.evidence import EVALUATE_KEYS, check_evaluate, entry_of, evidence, panel
+from aelab.documents import EvidenceBlock, Table
+from aelab.study.evidence import EVALUATE_KEYS, check_evaluate, evidence, panel
 
 COLUMNS = ["run", "model", "test MSE", "test ELBO", "log p(x)", "FID rec.", "sampler", "FID samples",
            "precision", "recall", "1-NN", "linear probe", "s / epoch", "parameters"]
@@ -32,25 +33,26 @@ def run_row(runner, run: str, options: dict) -> list:
     if not model.capabilities.likelihood:
         params.pop("nll_samples", None), params.pop("nll_subset", None)
     metrics = runner.evaluate(run, params)
-    scores = metrics["generation"]["scores"]
+    scores = metrics.generation["scores"]
     sampler = "prior" if "prior" in scores else "gmm"
-    knn = entry_of((runner.analysis(run) or {"analyses": []})["analyses"], "knn")
-    knn_numbers = knn["numbers"] if knn and not knn.get("error") else {}
+    analyzed = runner.analysis(run)
+    knn = analyzed.entry("knn") if analyzed else None
+    knn_numbers = knn.numbers if knn and not knn.error else {}
     history = runner.metrics(run)
     number = lambda value, digits: "—" if value is None else round(value, digits)  # noqa: E731
-    return [runner.label(run), model.config.name, number(metrics["mse_per_pixel"], 5), number(metrics.get("elbo"), 2),
-            number(metrics.get("log_px_iwae"), 2), number(scores["reconstructions"]["fid"], 2), sampler,
+    return [runner.label(run), model.config.name, number(metrics.mse_per_pixel, 5), number(metrics.elbo, 2),
+            number(metrics.log_px_iwae, 2), number(scores["reconstructions"]["fid"], 2), sampler,
             number(scores[sampler]["fid"], 2), number(scores[sampler]["precision"], 3), number(scores[sampler]["recall"], 3),
             number(knn_numbers.get("1nn_on_codes"), 4), number(knn_numbers.get("linear_probe_on_codes"), 4),
             number(mean(r["seconds"] for r in history) if history else None, 1), sum(p.numel() for p in model.parameters())]
 
 
 @evidence("scoreboard", check=check_scoreboard)
-def scoreboard_block(runner, item, runs) -> dict:
+def scoreboard_block(runner, item, runs) -> EvidenceBlock:
     options = dict(item["scoreboard"] or {})
     rows = [run_row(runner, run, options) for run in runs if run not in runner.skipped]
-    return {"title": "The families side by side", "panels": [panel(runner, r) for r in runs if r in runner.skipped],
-            "note": "One row per run, same backbone and training budget. ELBO and log p(x) in nats per image (higher is "
-                    "better), only for models with a likelihood; FID in the dataset's own feature space (lower is better); "
-                    "1-NN and linear probe: test accuracy of classifiers on the codes.",
-            "tables": [{"title": "Test split", "columns": COLUMNS, "rows": rows}]}
+    return EvidenceBlock(title="The families side by side", panels=[panel(runner, r) for r in runs if r in runner.skipped],
+                         note="One row per run, same backbone and training budget. ELBO and log p(x) in nats per image (higher is "
+                              "better), only for models with a likelihood; FID in the dataset's own feature space (lower is better); "
+                              "1-NN and linear probe: test accuracy of classifiers on the codes.",
+                         tables=[Table("Test split", COLUMNS, rows)])

@@ -29,7 +29,7 @@ def client_for(run: RunFiles):
     from mlflow.tracking import MlflowClient
 
     run.mlflow.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=f"sqlite:///{(run.mlflow / 'mlflow.db').resolve()}")
+    return MlflowClient(tracking_uri=f"sqlite:///{run.mlflow_db.resolve()}")
 
 
 @register_tracker
