@@ -90,9 +90,9 @@ def train_model(name: str, args: argparse.Namespace, root: Path) -> tuple[Path, 
 def score_model(name: str, run: Path, train_s: float, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     metrics = aelab.evaluate(run, device=args.device, generation=GenerationConfig(count=args.images))
-    print(f"\n{name}: {args.epochs} epochs in {train_s:.0f} s; test MSE per pixel {metrics['mse_per_pixel']:.4f}; "
+    print(f"\n{name}: {args.epochs} epochs in {train_s:.0f} s; test MSE per pixel {metrics.mse_per_pixel:.4f}; "
           f"evaluate --generation {time.perf_counter() - start:.0f} s")
-    print(format_scores(metrics["generation"]), flush=True)
+    print(format_scores(metrics.generation), flush=True)
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def read_aelab_run(run: Path) -> dict:
 
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     speeds = [r["images_per_s"] for r in rows]
-    return {"images_per_s": statistics.median(speeds[1:] or speeds), "test_mse": aelab.evaluate(run, device="cpu")["mse_per_pixel"]}
+    return {"images_per_s": statistics.median(speeds[1:] or speeds), "test_mse": aelab.evaluate(run, device="cpu").mse_per_pixel}
 
 
 def child(args: argparse.Namespace) -> None:

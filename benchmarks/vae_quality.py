@@ -39,7 +39,7 @@ def run_one(dataset: str, latent: int, train_subset: int | None, epochs: int, ar
     prefix = "test" if "test_nelbo" in last else "val"  # val_fraction 0: the test split is logged as val
     result = pipeline.evaluate(run, device=args.device, nll_samples=args.nll_samples, nll_subset=args.nll_subset)
     return {"test_elbo": -last[f"{prefix}_nelbo"], "test_rec": last[f"{prefix}_rec"], "test_kl": last[f"{prefix}_kl"],
-            "nll": result["nll_iwae"], "elbo_same": result["elbo"], "train_s": train_s, "total_s": time.perf_counter() - start}
+            "nll": result.nll_iwae, "elbo_same": result.elbo, "train_s": train_s, "total_s": time.perf_counter() - start}
 
 
 def main() -> None:
