@@ -4,8 +4,8 @@
 
 RUN is a trained Fashion-MNIST run (e.g. `aelab train --config recipes/default.toml --out
 runs/default`). Times, median over --repeat, in one process, each pair back to back:
-- encode all 70,000 images: aelab's analysis path (batches of 1,000 under inference mode,
-  channels_last) against a plain `torch.no_grad()` loop over batches of 64;
+- encode all 70,000 images: aelab's analysis path (batches of 1,000 under inference mode)
+  against a plain `torch.no_grad()` loop over batches of 64;
 - 1-NN of the 10,000 test codes against the 60,000 training codes: aelab's chunked torch
   search against scikit-learn's KNeighborsClassifier (its default algorithm choice);
 - t-SNE of the first 1,000 and of the first 10,000 test codes: aelab's openTSNE settings
@@ -55,7 +55,7 @@ def main() -> None:
     from aelab.loading import load_model
 
     data = load_dataset("fashion-mnist", args.data_dir)
-    model = load_model(args.run)  # aelab's: channels_last for conv models
+    model = load_model(args.run)
     plain_model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # what a hand-written loop has
     everything = torch.cat([data.train.images, data.test.images])
     print(f"{args.run}: {model.config.name}, {len(everything):,} images, {torch.get_num_threads()} threads, "

@@ -3,8 +3,7 @@
     python benchmarks/step_anatomy.py [--model conv-ae] [--batch 32] [--repeat 9]
 
 aelab trains a batch of 64 as two parts of 32 images, one per core, each on one intra-op thread
-(`step.py`). For one such part of the given model (channels-last, fused Adam, glibc keeping freed
-memory, as training runs it) this prints:
+(`engine/threads.py`). For one such part of the given model (fused Adam, as training runs it) this prints:
 
 1. the FLOPs of one training step per image (`torch.utils.flop_counter`), and the convolutions' share;
 2. the step's time on one thread, fp32 and bf16, split into forward, backward and optimizer, and
@@ -33,7 +32,6 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from aelab.engine import ThreadSplitStep
-from aelab.engine.allocator import freed_memory_kept
 from aelab.models import create_model
 
 PRECISIONS = ("fp32", "bf16")
@@ -48,7 +46,7 @@ class Trainer:
 
     def __init__(self, model_name: str, batch: int, precision: str = "fp32", seed: int = 0):
         torch.manual_seed(seed)
-        self.model = create_model(model_name, input_shape=(1, 28, 28)).to(memory_format=torch.channels_last)
+        self.model = create_model(model_name, input_shape=(1, 28, 28))
         self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3, fused=True)
         self.x, self.precision = torch.rand(batch, 1, 28, 28), precision
 
@@ -106,7 +104,7 @@ def layer_rows(trainer: Trainer, repeat: int) -> tuple[list[str], float]:
     """Each convolution alone, forward and backward, fp32 and bf16; and their FLOPs per image."""
     rows, work_per_image = [], 0.0
     for i, (name, layer, shape) in enumerate(convolutions(trainer)):
-        x = torch.randn(shape).to(memory_format=torch.channels_last)
+        x = torch.randn(shape)
         x.requires_grad_(i > 0)  # the first convolution reads the image: no input gradient
         k = "x".join(map(str, layer.kernel_size))
         cells = [f"{name}: {type(layer).__name__} {layer.in_channels}->{layer.out_channels} {k}, {shape[-2]}x{shape[-1]} in"]
@@ -116,7 +114,7 @@ def layer_rows(trainer: Trainer, repeat: int) -> tuple[list[str], float]:
                 with torch.no_grad(), autocast(precision):
                     return layer(x)
 
-            grad = torch.randn_like(forward())  # channels-last, in the output's dtype, as in training
+            grad = torch.randn_like(forward())  # in the output's dtype, as in training
 
             def forward_backward(precision=precision, grad=grad):
                 layer.zero_grad(set_to_none=True)
@@ -171,7 +169,6 @@ def loop_ms(what: str, model_name: str, batch: int, steps: int, start, seed: int
 
 def _process_main(what: str, model_name: str, batch: int, steps: int, loops: int, barrier, results, first: int) -> None:
     """A fresh process running `loops` one-thread loops, each on its own thread."""
-    freed_memory_kept().__enter__()  # for the whole benchmark process
     threads = [
         threading.Thread(target=lambda i=i: results.__setitem__(first + i, loop_ms(what, model_name, batch, steps, barrier, first + i)))
         for i in range(loops)
@@ -218,11 +215,10 @@ def main() -> None:
     parser.add_argument("--pair-steps", type=int, default=100, help="steps of each loop in section 4")
     parser.add_argument("--pair-rounds", type=int, default=5, help="rounds of section 4 (alone, threads, processes)")
     args = parser.parse_args()
-    freed_memory_kept().__enter__()  # for the whole benchmark process
     torch.set_num_threads(1)
     step_flops = flops(Trainer(args.model, args.batch).step) / args.batch
 
-    print(f"== {args.model}, {args.batch} images, one thread, channels-last; medians of {args.repeat}")
+    print(f"== {args.model}, {args.batch} images, one thread; medians of {args.repeat}")
     print(f"\n1. one training step: {step_flops / 1e6:.1f} MFLOP per image")
     rows, conv_flops = layer_rows(Trainer(args.model, args.batch), args.repeat)
     print(f"   of which the convolutions' forward and backward: {conv_flops / 1e6:.1f} MFLOP ({conv_flops / step_flops:.0%})")

@@ -11,9 +11,6 @@ training images, batch 64, Adam 1e-3, once per configuration, each in a fresh pr
     reference-1thread    the plain loop on one thread: the unit for the scaling figures
     aelab                aelab's default path (`aelab.train`)
     aelab KEY=VALUE ...  aelab with config overrides, e.g. "aelab train.shards=1" (no thread split)
-    aelab-no-cpu-layers  aelab with PyTorch's own transposed convolution and flatten (models/cpu_layers.py off)
-    aelab-no-allocator   aelab without the glibc allocator thresholds (engine/allocator.py off)
-    aelab-no-channels-last  aelab with the model left in PyTorch's default memory format
     torchrun-2           `torchrun --nproc_per_node=2 -m aelab train`: two gloo processes of one thread
 
 Images/s is the median over epochs 2..E of the training pass alone (evaluation excluded, for
@@ -41,8 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-CONFIGS = ["reference", "reference-bf16", "reference-1thread", "aelab", "aelab train.shards=1",
-           "aelab-no-cpu-layers", "aelab-no-allocator", "aelab-no-channels-last", "torchrun-2"]
+CONFIGS = ["reference", "reference-bf16", "reference-1thread", "aelab", "aelab train.shards=1", "torchrun-2"]
 
 
 def reference_model() -> nn.Module:
@@ -96,25 +92,9 @@ def aelab_config(args: argparse.Namespace, overrides: dict) -> dict:
 
 
 def run_aelab(args: argparse.Namespace, variant: str) -> dict:
-    from contextlib import nullcontext
-
     import aelab
     from aelab.config import parse_assignment
 
-    if variant == "aelab-no-cpu-layers":
-        import aelab.models.conv_ae
-        import aelab.models.layers
-
-        aelab.models.layers.OneChannelConvTranspose2d = aelab.models.layers.ConvTranspose2d = nn.ConvTranspose2d
-        aelab.models.conv_ae.Flatten = nn.Flatten
-    if variant == "aelab-no-allocator":
-        import aelab.engine
-
-        aelab.engine.freed_memory_kept = nullcontext
-    if variant == "aelab-no-channels-last":
-        import aelab.pipeline
-
-        aelab.pipeline.placed = lambda model, device: model.to(device)
     overrides = dict(parse_assignment(item) for item in variant.split()[1:])
     with tempfile.TemporaryDirectory() as tmp:
         run = aelab.train(aelab.make_config(aelab_config(args, overrides)), Path(tmp) / "run", progress=False, log=lambda s: None)
@@ -197,15 +177,24 @@ def table(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
         f"Command: `python benchmarks/train_speed.py --data-dir DATA --epochs {args.epochs} --rounds {args.rounds}"
         + (f" --only {','.join(results)}" if list(results) != CONFIGS else "") + "`",
         "",
-        "| configuration | images/s (range) | vs reference | vs one thread | test MSE | peak memory |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| configuration | images/s (range) | vs reference | vs one thread | aelab ÷ it, paired by round | test MSE | peak memory |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rows in results.items():
         m, speeds = med[name], [r["images_per_s"] for r in rows]
         vs = lambda base: f"{m['images_per_s'] / base['images_per_s']:.2f}x" if base else "-"  # noqa: E731
         lines.append(f"| {name} | {m['images_per_s']:,.0f} ({min(speeds):,.0f}-{max(speeds):,.0f}) | {vs(ref)} | {vs(one)} | "
-                     f"{m['test_mse']:.5f} | {m['peak_mb']:,.0f} MB |")
+                     f"{paired(results.get('aelab'), rows) if name != 'aelab' else '-'} | {m['test_mse']:.5f} | {m['peak_mb']:,.0f} MB |")
     return "\n".join(lines) + "\n"
+
+
+def paired(aelab: list[dict] | None, rows: list[dict]) -> str:
+    """aelab's images/s over this configuration's, round by round (neighbours in time share the
+    machine's mood): the median and range of those ratios."""
+    if not aelab:
+        return "-"
+    ratios = [a["images_per_s"] / r["images_per_s"] for a, r in zip(aelab, rows)]
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def main() -> None:

@@ -90,11 +90,10 @@ def test_loaded_optimizer_moments_take_their_parameters_layout(tmp_path):
     """Fused Adam walks parameter and moments as flat memory: a channels-last weight with
     contiguous moments (as safetensors stores them) would be updated with the wrong moments."""
     from aelab.checkpoint import load_checkpoint, save_checkpoint
-    from aelab.engine import placed
     from aelab.train import make_optimizer
 
     cfg = aelab.make_config(SMALL)
-    model = placed(ConvAutoencoder(cfg.model), "cpu")
+    model = ConvAutoencoder(cfg.model).to(memory_format=torch.channels_last)  # a layout a user may choose
     optimizer = make_optimizer(model, cfg.train)
     assert optimizer.param_groups[0]["fused"]
     model.loss(torch.rand(4, 1, 28, 28)).total.backward()

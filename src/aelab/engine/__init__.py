@@ -18,9 +18,8 @@ from typing import Iterator
 import torch
 
 from aelab.config import TrainConfig
-from aelab.engine.allocator import freed_memory_kept
 from aelab.engine.ddp import DDPStep
-from aelab.engine.devices import cpu_cores, placed, resolve_device, uses_convolutions
+from aelab.engine.devices import cpu_cores, placed, resolve_device
 from aelab.engine.distributed import World, joined
 from aelab.engine.step import Step
 from aelab.engine.threads import ThreadSplitStep, auto_parts
@@ -29,7 +28,7 @@ from aelab.models import Autoencoder
 
 __all__ = [
     "DDPStep", "Step", "ThreadSplitStep", "World", "cpu_cores", "host_settings", "joined", "make_step",
-    "placed", "resolve_device", "uses_convolutions",
+    "placed", "resolve_device",
 ]
 
 
@@ -59,11 +58,10 @@ def make_step(model: Autoencoder, optimizer: torch.optim.Optimizer, cfg: TrainCo
 @contextmanager
 def host_settings(device: torch.device) -> Iterator[None]:
     """The process-wide settings training changes, set back when it ends (a library must
-    not reconfigure its host): the intra-op thread count and, on CPUs, the allocator."""
+    not reconfigure its host): the intra-op thread count."""
     threads = torch.get_num_threads()
-    with freed_memory_kept() if device.type == "cpu" else nullcontext():
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 

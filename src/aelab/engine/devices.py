@@ -48,12 +48,7 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1  # macOS, Windows on Python < 3.13
 
 
-def uses_convolutions(model: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
-
-
 def placed(model: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
-    """The model on `device`; convolutional ones channels-last, where oneDNN and cuDNN run
-    them faster (benchmarks/train_speed.py measures it)."""
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if uses_convolutions(model) else model
+    """The model on `device`, in PyTorch's default memory format (channels-last measured no
+    faster over whole runs: docs/performance.md)."""
+    return model.to(device)

@@ -3,7 +3,6 @@
 Only layer types whose arithmetic `page/decoder.js` reproduces are exported, each named
 exactly (a subclass may compute something else, so it is never assumed to match); any
 other layer raises `UnsupportedLayer`, and `aelab explore --serve` decodes in Python instead.
-The subclasses in models/cpu_layers.py are listed because they return PyTorch's results.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import torch
 from torch import nn
 
 from aelab.errors import AelabError
-from aelab.models.cpu_layers import ConvTranspose2d, Flatten, OneChannelConvTranspose2d
 from aelab.models.vae import LogitDecoder
 
 
@@ -118,14 +116,14 @@ def _unflatten(module: nn.Unflatten, spec: DecoderSpec) -> None:
     spec.ops.append({"op": "reshape", "shape": list(module.unflattened_size)})
 
 
-@exports(nn.Flatten, Flatten)
+@exports(nn.Flatten)
 def _flatten(module: nn.Flatten, spec: DecoderSpec) -> None:
     if (module.start_dim, module.end_dim) != (1, -1):
         raise UnsupportedLayer(f"the page flattens whole images only, not dims {module.start_dim}..{module.end_dim}: use `--serve`.")
     spec.ops.append({"op": "flatten"})
 
 
-@exports(nn.Conv2d, nn.ConvTranspose2d, ConvTranspose2d, OneChannelConvTranspose2d)
+@exports(nn.Conv2d, nn.ConvTranspose2d)
 def _convolution(module: nn.Conv2d | nn.ConvTranspose2d, spec: DecoderSpec) -> None:
     if module.groups != 1 or module.dilation != (1, 1) or module.padding_mode != "zeros" or isinstance(module.padding, str):
         raise UnsupportedLayer(f"the page runs plain convolutions (groups 1, dilation 1, numeric zero padding), not {module}: use `--serve`.")

@@ -3,9 +3,7 @@
     encoder.onnx   image (B, C, H, W) float32 in [0, 1] -> code (B, *code_shape); VAEs also logvar
     decoder.onnx   code -> image (B, C, H, W) in [0, 1]
 
-The CPU-specific layers (models/cpu_layers.py: custom autograd functions that torch's exporter
-cannot trace) are swapped for the PyTorch layers they stand in for, then torch's exporter
-(`torch.onnx.export(dynamo=True)`, opset 18) writes each part, and onnxruntime runs both on a
+Torch's exporter (`torch.onnx.export(dynamo=True)`, opset 18) writes each part, and onnxruntime runs both on a
 few test images at two batch sizes: an export whose outputs differ from PyTorch's by more than
 TOLERANCE fails instead of leaving a file that computes something else. Every registered model
 exports (tests/export/test_onnx.py); winner-take-all encoders export their inference code (the
@@ -24,7 +22,6 @@ from torch import nn
 
 from aelab.errors import AelabError
 from aelab.models import Autoencoder
-from aelab.models.cpu_layers import standard_layers
 from aelab.run_files import ONNX_DECODER, ONNX_ENCODER
 
 TOLERANCE = 1e-4  # absolute, on images in [0, 1] and codes of order 1: float32 kernels differ in summation order
@@ -73,7 +70,7 @@ def export_model(model: Autoencoder, folder: str | Path, check_images: torch.Ten
     _require()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = standard_layers(copy.deepcopy(model).cpu().float().eval())
+    model = copy.deepcopy(model).cpu().float().eval()
     if check_images is None:
         check_images = torch.rand(max(CHECK_BATCHES), *model.config.input_shape, generator=torch.Generator().manual_seed(0))
     x = check_images[: max(CHECK_BATCHES)].float()

@@ -18,7 +18,6 @@ from torch import nn
 from aelab.checks import Channels, ImageSize, PositiveInt
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.capabilities import Capabilities
-from aelab.models.cpu_layers import Flatten
 from aelab.models.init import Init, initialize, start_output_at_mean
 from aelab.models.layers import Activation, Downsample, Upsample, activation, conv_decoder, conv_encoder
 from aelab.models.losses import ReconstructionLoss, reconstruction_loss
@@ -63,7 +62,7 @@ class ConvAutoencoder(Autoencoder):
             self.encoder, self.decoder = convs, deconvs
         else:
             # (B, C, h, w) -> (B, K) and back
-            self.encoder = nn.Sequential(convs, Flatten(), nn.Linear(flat, config.latent_dim))
+            self.encoder = nn.Sequential(convs, nn.Flatten(), nn.Linear(flat, config.latent_dim))
             self.decoder = nn.Sequential(
                 nn.Linear(config.latent_dim, flat),
                 activation(config.activation),

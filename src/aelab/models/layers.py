@@ -9,7 +9,6 @@ from typing import Literal, Sequence
 from torch import nn
 
 from aelab.errors import ConfigError
-from aelab.models.cpu_layers import ConvTranspose2d, OneChannelConvTranspose2d
 
 Activation = Literal["relu", "leaky-relu", "elu", "tanh", "sigmoid", "linear"]
 # stride: stride-2 convs (all-convolutional); pool: conv + 2x max pooling; none: unit strides
@@ -135,5 +134,4 @@ def _transposed(c_in: int, c_out: int, kernel_size: int, size: tuple, target: tu
             f"a stride-2 transposed convolution cannot grow {size} into {target}: "
             "use model.upsample='upsample-transpose' or 'interpolate'."
         )
-    kind = OneChannelConvTranspose2d if c_out == 1 else ConvTranspose2d
-    return kind(c_in, c_out, kernel_size, stride=2, padding=padding, output_padding=extra)
+    return nn.ConvTranspose2d(c_in, c_out, kernel_size, stride=2, padding=padding, output_padding=extra)

@@ -36,7 +36,6 @@ from aelab.data.split import Split
 from aelab.models.base import Autoencoder, LossOutput, ModelConfig
 from aelab.models.binarize import Binarize, binarize_batch, evaluation_split
 from aelab.models.capabilities import Capabilities
-from aelab.models.cpu_layers import Flatten
 from aelab.models.gaussian import kl_monte_carlo, kl_normal_analytic, log_normal_pdf, reparameterize
 from aelab.models.layers import Activation, activation, conv_decoder, conv_encoder
 from aelab.models.registry import register_model
@@ -133,7 +132,7 @@ def build_networks(config: VAEConfig) -> tuple[GaussianEncoder, LogitDecoder]:
     feature_shape = (config.channels[-1], *sizes[-1])
     flat = math.prod(feature_shape)
     deconvs = conv_decoder(config.channels[::-1], c, config.kernel_size, "transpose", config.activation, "linear", sizes[::-1])
-    body: list[nn.Module] = [convs, Flatten()]
+    body: list[nn.Module] = [convs, nn.Flatten()]
     head: list[nn.Module] = [nn.Linear(config.latent_dim, flat)]
     if config.hidden is not None:
         body += [nn.Linear(flat, config.hidden), activation(config.activation)]
