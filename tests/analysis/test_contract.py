@@ -19,7 +19,7 @@ from tests.conftest import make_blobs_npz
 
 # small settings for the analyses whose defaults take seconds; an analysis not named runs with its defaults
 SMALL = {"reconstructions": {"n": 8}, "latent_map": {"tsne_count": 40}, "interpolation": {"steps": 5},
-         "decoder_grid": {"size": 4}, "traversals": {"steps": 5, "max_dims": 3}, "prior_samples": {"n": 9},
+         "decoder_grid": {"size": 4}, "traversals": {"steps": 5, "max_dims": 3}, "prior_samples": {"n": 9, "per_class": 2}, "denoising": {"n": 3, "images": 20},
          "knn": {"pixel_train": 60, "pixel_test": 30, "probe_max_iter": 20, "pixel_probe_train": 60},
          "generation": {"images": 40, "memory_sample": 10, "memory_checks": 2, "components": 2, "grid": 3},
          "filters": {"max_maps": 4, "max_filters": 8, "dead_images": 8}, "codebook": {"max_entries": 8}}
@@ -91,6 +91,7 @@ def test_what_a_model_declares_decides_the_analyses_it_gets(name):
     fits = {a.name for a in ordered_analyses() if a.needs.model_unmet(caps) is None}
     assert ("prior_samples" in fits) == caps.sample
     assert ("codebook" in fits) == caps.discrete_code
+    assert ("denoising" in fits) == caps.denoise
     assert all((walk in fits) != caps.discrete_code for walk in ("traversals", "interpolation", "decoder_grid"))
     assert {"reconstructions", "latent_map", "summary"} <= fits  # what every autoencoder has
 

@@ -25,7 +25,8 @@ def analysed(runs):
 def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
     report, summary = analysed[0].report, analysed[1]
     names = [a.name for a in summary.analyses]
-    expected = [a.name for a in ordered_analyses() if a.name not in ("prior_samples", "codebook")]  # an AE cannot sample; its code is not discrete
+    # a plain AE was not trained on noise, cannot sample, and its code is not discrete
+    expected = [a.name for a in ordered_analyses() if a.name not in ("denoising", "prior_samples", "codebook")]
     assert names == expected
     for entry in summary.analyses:
         assert entry.error is None and entry.seconds >= 0 and entry.note
@@ -41,7 +42,8 @@ def test_analyze_writes_pngs_numbers_and_a_report_in_order(analysed, runs):
 
 def test_each_skip_is_recorded_logged_and_reported_with_its_reason(analysed):
     analyzed, summary, lines = analysed
-    reasons = {"codebook": "the model's code is not a grid of codebook entries", "prior_samples": "the model cannot sample from a prior"}
+    reasons = {"denoising": "the model was not trained to undo noise", "codebook": "the model's code is not a grid of codebook entries",
+               "prior_samples": "the model cannot sample from a prior"}
     assert [(s.name, s.reason) for s in summary.skipped] == list(reasons.items())  # in report order
     assert all(f"skipped {n}: {r}" in lines for n, r in reasons.items())
     listed = analyzed.report.read_text().split("id='skipped'")[1].split("</section>")[0]
@@ -94,7 +96,7 @@ def test_only_adds_or_replaces_its_analyses_and_keeps_the_others(runs):
 
 def test_the_results_give_the_numbers_and_each_analysis_data(runs, analysed):
     analyzed = analyze(runs["vector"], only=["latent_map", "class_means", "knn"], params=QUICK, device="cpu", log=lambda _: None)
-    assert [s.name for s in AnalysisDocument.read(analyzed.summary).skipped] == ["codebook", "prior_samples"]  # the full run's skips stand
+    assert [s.name for s in AnalysisDocument.read(analyzed.summary).skipped] == ["denoising", "codebook", "prior_samples"]  # the full run's skips stand
     tsne = analyzed["latent_map"].data["tsne"]
     assert tsne.shape == (50, 2) and len(analyzed["latent_map"].data["tsne_labels"]) == 50
     assert analyzed["class_means"].data["class_means"].shape == (4, 6)  # 4 classes, 6-d codes

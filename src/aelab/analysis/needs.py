@@ -27,6 +27,7 @@ class Needs:
     sample: bool = False  # a prior to draw images from
     discrete_code: bool = False  # a code that is a grid of codebook entries
     continuous_code: bool = False  # a code whose numbers can be walked along and mixed: not a codebook grid
+    denoise: bool = False  # a model trained to undo noise (`corrupt`)
     code_numbers_at_most: int | None = None  # a code no wider than this (what is fitted on codes grows with their width)
     # of the model's layers
     encoder_weights: bool = False  # an encoder layer with weights (convolution, dense) to show
@@ -41,6 +42,8 @@ class Needs:
             return "the model cannot sample from a prior"
         if self.discrete_code and not capabilities.discrete_code:
             return "the model's code is not a grid of codebook entries"
+        if self.denoise and not capabilities.denoise:
+            return "the model was not trained to undo noise"
         if self.continuous_code and capabilities.discrete_code:
             return "the model's code is a grid of codebook entries: walking or mixing its numbers leaves the codebook"
         return None

@@ -26,7 +26,8 @@ class Capabilities:
     # the code is a grid of codebook entries (`code_indices(x)`): walking single numbers of it, or mixing
     # two codes, leaves the codebook
     discrete_code: bool = False
-    labels: bool = False  # the loss reads each image's class, through `batch_loss(x, labels)`
+    labels: bool = False  # the loss reads each image's class, through `batch_loss(x, labels)`; `sample(n, label=c)`
+    denoise: bool = False  # trained to undo noise: `corrupt(x, generator)` gives the noisy input it learned to clean
 
     def __post_init__(self) -> None:
         if self.likelihood and not self.posterior:

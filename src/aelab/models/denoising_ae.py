@@ -57,7 +57,7 @@ def corrupt(x: torch.Tensor, noise: Noise, level: float, generator: torch.Genera
 @register_model("denoising-ae")
 class DenoisingAutoencoder(ConvAutoencoder):
     config_class = DenoisingAEConfig
-    capabilities = Capabilities()  # the noise is drawn per image
+    capabilities = Capabilities(denoise=True)  # the noise is drawn per image, so the batch is not coupled
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return corrupt(x, self.config.noise, self.config.noise_level, generator)
