@@ -15,21 +15,24 @@ compress like photos) into a temporary folder, then measures, in this order:
 
 Training is aelab's own step (`aelab.engine.make_step`: on CPUs the thread split) on the
 conv AE (Q1 = Q2 = 32, K = 10) at the images' size, batch 128, from batches shuffled over the
-whole training split. Mapped and memory steps alternate for `--rounds` rounds; the best of each
-is reported. Memory is sampled every 20 ms from /proc/self/status: RssAnon (memory the process
-owns) and RssFile (pages of mapped files, the page cache: shared and reclaimable).
+whole training split. Mapped and memory passes alternate for `--rounds` rounds; medians are reported, with every pass.
+Memory is read every 20 ms from /proc/PID/status by a separate watcher process (nothing is
+sampled inside the timed process): RssAnon (memory the process owns) and RssFile (pages of
+mapped files, the page cache: shared and reclaimable).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -66,28 +69,50 @@ def anonymous_mib() -> int:
     return int(status["RssAnon"].split()[0]) // 1024
 
 
-@contextmanager
-def peak_memory(into: dict):
-    """Peak RssAnon and RssFile (MiB) of this process over the block."""
-    stop = threading.Event()
-    peaks = {"RssAnon": 0, "RssFile": 0}
+WATCH = """
+import json, select, sys
+path, peaks, phase = f"/proc/{sys.argv[1]}/status", {}, None
+def sample():
+    for line in open(path):
+        key, _, value = line.partition(":")
+        if phase and key in ("RssAnon", "RssFile"):
+            peaks[phase][key] = max(peaks[phase].get(key, 0), int(value.split()[0]) // 1024)
+while True:
+    if select.select([sys.stdin], [], [], 0.02)[0]:
+        line = sys.stdin.readline()
+        sample()
+        if not line:
+            break
+        phase = line.strip() or None
+        peaks.setdefault(phase, {}) if phase else None
+    else:
+        sample()
+print(json.dumps(peaks))
+"""
 
-    def sample():
-        while not stop.is_set():
-            for line in Path("/proc/self/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in peaks:
-                    peaks[key] = max(peaks[key], int(value.split()[0]) // 1024)
-            stop.wait(0.02)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        into.update(peaks)
+class MemoryWatch:
+    """Peak RssAnon and RssFile (MiB) of this process per named phase, read every 20 ms from
+    /proc/PID/status by a separate process: nothing is sampled inside the process being timed."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-c", WATCH, str(os.getpid())], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    @contextmanager
+    def phase(self, name: str):
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        time.sleep(0.05)  # the watcher has taken the phase before the work starts
+        try:
+            yield
+        finally:
+            self.process.stdin.write("\n")
+            self.process.stdin.flush()
+
+    def peaks(self) -> dict[str, dict[str, int]]:
+        out, _ = self.process.communicate()
+        return json.loads(out)
 
 
 def train_steps(split, steps: int, size: int) -> float:
@@ -148,49 +173,47 @@ def main() -> None:
         print(f"wrote {args.images:,} PNGs of {args.size}x{args.size} ({png_mib:,.0f} MiB) in {time.perf_counter() - start:.1f} s")
         pixels_mib = args.images * 3 * args.size**2 / 2**20
 
-        baseline = anonymous_mib()
-        build_memory: dict = {}
+        baseline, watch = anonymous_mib(), MemoryWatch()
         start = time.perf_counter()
-        with peak_memory(build_memory):
+        with watch.phase("build"):
             load_dataset(str(folder), policy=policy)
         build_s = time.perf_counter() - start
         start = time.perf_counter()
         dataset = load_dataset(str(folder), policy=policy)
         reuse_s = time.perf_counter() - start
         cache_file = cache_folder(folder, policy) / IMAGES
-        train = dataset.train
-        print(f"cache: {pixels_mib:,.0f} MiB of pixels; built in {build_s:.1f} s ({args.images / build_s:,.0f} images/s, "
-              f"peak RssAnon {build_memory['RssAnon']} MiB); reused in {reuse_s:.2f} s")
-
-        del dataset, train
+        del dataset
         evict(cache_file)
-        print(f"cold: {resident(cache_file)} of the cache file resident after eviction")
+        resident_after_eviction = resident(cache_file)
         train = load_dataset(str(folder), policy=policy).train
-        cold_memory: dict = {}
-        with peak_memory(cold_memory):
+        with watch.phase("cold"):
             cold = train_steps(train, args.steps, args.size)
         for start_row in range(0, len(train), 4096):  # read once: the page cache is warm
             train.pixels(slice(start_row, start_row + 4096)).sum()
-        mapped_memory: dict = {}
-        with peak_memory(mapped_memory):  # before the in-memory copy exists
-            mapped = [train_steps(train, args.steps, args.size)]
-        in_memory, memory, memory_memory = train.to("cpu"), [], {}
+        mapped, memory = [], []
+        with watch.phase("mapped"):  # before the in-memory copy exists
+            mapped.append(train_steps(train, args.steps, args.size))
+        in_memory = train.to("cpu")
         for round_ in range(args.rounds):
-            with peak_memory(memory_memory):
+            with watch.phase("memory"):
                 memory.append(train_steps(in_memory, args.steps, args.size))
             if round_ < args.rounds - 1:
                 mapped.append(train_steps(train, args.steps, args.size))
-        best_mapped, best_memory = max(mapped), max(memory)
+        peaks = watch.peaks()
+        median = statistics.median
+        passes = lambda values: ", ".join(f"{v:,.0f}" for v in values)  # noqa: E731
+        print(f"cache: {pixels_mib:,.0f} MiB of pixels; built in {build_s:.1f} s ({args.images / build_s:,.0f} images/s, "
+              f"peak RssAnon {peaks['build']['RssAnon']} MiB); reused in {reuse_s:.2f} s")
+        print(f"cold: {resident_after_eviction} of the cache file resident after eviction")
         print(f"training, {len(train):,} training images, batch {BATCH}, {args.steps} steps a pass, "
-              f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}:")
-        print(f"  memory  {best_memory:8,.0f} images/s  (passes: {', '.join(f'{v:,.0f}' for v in memory)})")
-        print(f"  mapped  {best_mapped:8,.0f} images/s  = {best_mapped / best_memory:.1%} of memory  "
-              f"(passes: {', '.join(f'{v:,.0f}' for v in mapped)})")
-        print(f"  cold    {cold:8,.0f} images/s  = {cold / best_memory:.1%} of memory")
-        print(f"peak RssAnon training: from the map {mapped_memory['RssAnon']} MiB (cold {cold_memory['RssAnon']} MiB), "
-              f"from memory {memory_memory['RssAnon']} MiB, with {baseline} MiB before any data was loaded; "
-              f"RssFile from the map {mapped_memory['RssFile']} MiB (its page cache); the pixels are {pixels_mib:,.0f} MiB")
-
+              f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}; medians of alternating passes:")
+        print(f"  memory  {median(memory):8,.0f} images/s  (passes: {passes(memory)})")
+        print(f"  mapped  {median(mapped):8,.0f} images/s  = {median(mapped) / median(memory):.1%} of memory  "
+              f"(passes: {passes(mapped)}; paired: {passes(a / b * 100 for a, b in zip(mapped, memory))} %)")
+        print(f"  cold    {cold:8,.0f} images/s  = {cold / median(memory):.1%} of memory")
+        print(f"peak RssAnon training: from the map {peaks['mapped']['RssAnon']} MiB (cold {peaks['cold']['RssAnon']} MiB), "
+              f"from memory {peaks['memory']['RssAnon']} MiB, with {baseline} MiB before any data was loaded; "
+              f"RssFile from the map {peaks['mapped']['RssFile']} MiB (its page cache); the pixels are {pixels_mib:,.0f} MiB")
 
 if __name__ == "__main__":
     main()
