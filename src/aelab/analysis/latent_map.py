@@ -9,7 +9,7 @@ from sklearn.metrics import silhouette_score
 
 from aelab.analysis.base import Analysis, AnalysisResult, register_analysis
 from aelab.analysis.figures import class_legend, figure, range_of, scatter_by_class
-from aelab.checks import PositiveFloat, PositiveInt, Seed
+from aelab.checks import NonNegativeInt, PositiveFloat, PositiveInt, Seed
 from aelab.errors import ConfigError
 
 EXACT_NEIGHBOURS = 20000  # below this, exact neighbours beat approximate ones (benchmarks/latent_speed.py)
@@ -49,12 +49,13 @@ class LatentMap(Analysis):
     note = ("Each dot is one test image's code, coloured by its class (never used in training): separate clusters "
             "mean the code captures the class; in t-SNE only neighbourhoods count, not distances or cluster sizes.")
 
-    def run(self, ctx, *, tsne_count: PositiveInt = 1000, perplexity: PositiveFloat = 30.0, max_points: PositiveInt = 10000, seed: Seed = 0) -> AnalysisResult:
+    def run(self, ctx, *, tsne_count: PositiveInt = 1000, perplexity: PositiveFloat = 30.0, max_points: PositiveInt = 10000,
+            thumbnails: NonNegativeInt = 14, seed: Seed = 0) -> AnalysisResult:
         codes = ctx.test_codes.numpy()[:max_points]
         labels = None if ctx.test.labels is None else ctx.test.labels.numpy()[: len(codes)]
         what = "posterior means" if ctx.variational else "codes"
         if ctx.code_dim == 2:
-            return self.plane(ctx, codes, labels, what, seed)
+            return self.plane(ctx, codes, labels, what, seed, thumbnails)
         if len(codes) < MIN_POINTS:
             raise ConfigError(f"a map of {ctx.code_dim}-D codes needs at least {MIN_POINTS} test images; this run has {len(codes)}.")
         n = min(tsne_count, len(codes))
@@ -71,9 +72,12 @@ class LatentMap(Analysis):
         }
         data = {"kind": "embedding", "panels": panels, "class_names": ctx.class_names,
                 "tsne": embedded, "tsne_labels": panels[0][2], "pca": projected, "labels": labels}  # (n, 2), (N, 2) coordinates
-        return AnalysisResult(numbers, [("map", draw(panels, ctx.class_names))], data=data)
+        figures = [("map", draw(panels, ctx.class_names))]
+        if thumbnails:
+            figures.append(("thumbnails", thumbnail_map(embedded, ctx, thumbnails, f"test images at their t-SNE positions ({what})")))
+        return AnalysisResult(numbers, figures, data=data)
 
-    def plane(self, ctx, codes, labels, what, seed) -> AnalysisResult:
+    def plane(self, ctx, codes, labels, what, seed, thumbnails: int = 0) -> AnalysisResult:
         at_zero = (codes == 0).mean(0)
         title = f"{len(codes)} test {what} (the code itself)"
         if at_zero.max() > 0.01:
@@ -84,7 +88,10 @@ class LatentMap(Analysis):
             "z_min": [float(v) for v in codes.min(0)], "z_max": [float(v) for v in codes.max(0)],
             "silhouette_code": separation(codes, labels, seed),
         }
-        return AnalysisResult(numbers, [("map", draw(panels, ctx.class_names))], data={"kind": "code", "panels": panels, "class_names": ctx.class_names})
+        figures = [("map", draw(panels, ctx.class_names))]
+        if thumbnails:
+            figures.append(("thumbnails", thumbnail_map(codes, ctx, thumbnails, f"test images at their {what}", ("z1", "z2"))))
+        return AnalysisResult(numbers, figures, data={"kind": "code", "panels": panels, "class_names": ctx.class_names})
 
     def combine(self, results):
         """2-D codes of several runs on shared axes, so their scales compare (AE vs VAE, seed 001).
@@ -118,4 +125,44 @@ def draw(panels, class_names, ncols: int | None = None, shared: bool = False):
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     class_legend(fig, axes[0])
+    return fig
+
+
+def thumbnail_cells(xy: np.ndarray, cells: int) -> list[int]:
+    """Indices of the points to show as images: in each cell of a cells x cells grid over `xy`,
+    the point nearest the cell's centre, so that no two images overlap and every region shows one."""
+    low, high = xy.min(0), xy.max(0)
+    size = np.where(high > low, (high - low) / cells, 1.0)
+    cell = np.minimum(((xy - low) / size).astype(int), cells - 1)
+    centre = low + (cell + 0.5) * size
+    distance = (((xy - centre) / size) ** 2).sum(1)
+    chosen: dict[tuple[int, int], int] = {}
+    for i in np.argsort(distance, kind="stable"):
+        chosen.setdefault((int(cell[i, 0]), int(cell[i, 1])), int(i))
+    return sorted(chosen.values())
+
+
+def thumbnail_map(xy: np.ndarray, ctx, cells: int, title: str, axes_labels: tuple[str, str] | None = None):
+    """The map with a test image drawn at the position of one point per grid cell (thumbnail_cells)."""
+    chosen = thumbnail_cells(xy, cells)
+    images = ctx.test_images(chosen).permute(0, 2, 3, 1).numpy()  # (n, H, W, C) in [0, 1]
+    low, high = xy.min(0), xy.max(0)
+    size = np.where(high > low, (high - low) / cells, 1.0)
+    fig = figure(7.5, 7.5)
+    ax = fig.add_subplot()
+    ax.scatter(xy[:, 0], xy[:, 1], s=2, c="0.8", linewidths=0)
+    for i, image in zip(chosen, images):
+        (x, y), (w, h) = xy[i], 0.92 * size
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1,
+                  extent=(x - w / 2, x + w / 2, y - h / 2, y + h / 2), interpolation="nearest", zorder=2)
+    ax.set_xlim(low[0] - size[0], high[0] + size[0])
+    ax.set_ylim(low[1] - size[1], high[1] + size[1])
+    ax.set_aspect("auto")
+    ax.set_title(title, fontsize=10)
+    if axes_labels:
+        ax.set_xlabel(axes_labels[0])
+        ax.set_ylabel(axes_labels[1])
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
     return fig
