@@ -8,6 +8,7 @@ import torch
 from aelab import make_config, train
 from aelab.classify import ClassifyConfig, build_classifier, classify, make_trunk
 from aelab.cli import main
+from aelab.documents import ClassifierDocument, DocumentError
 from aelab.errors import ConfigError
 from aelab.models import create_model
 from tests.conftest import make_blobs_npz
@@ -29,8 +30,8 @@ def test_fine_tune_learns_and_writes_its_files(trained_run):
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert {"train_loss", "test_loss", "test_accuracy", "val_loss"} <= rows[0].keys()
     assert (out / "loss.png").stat().st_size > 0
-    assert summary["test_accuracy"] == rows[-1]["test_accuracy"]  # the last epoch, never the best on test
-    assert summary["test_accuracy"] > 0.6  # 4 easy classes; chance is 0.25
+    assert summary.test_accuracy == rows[-1]["test_accuracy"]  # the last epoch, never the best on test
+    assert summary.test_accuracy > 0.6  # 4 easy classes; chance is 0.25
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
 
 
@@ -39,7 +40,7 @@ def test_probe_leaves_the_encoder_untouched(trained_run):
 
     before = {k: v.clone() for k, v in load_model(trained_run).encoder.state_dict().items()}
     summary = classify(trained_run, ClassifyConfig(mode="probe", epochs=1), progress=False, log=lambda _: None)
-    assert summary["features"] == 4  # the code
+    assert summary.features == 4  # the code
     model = load_model(trained_run)
     classifier = build_classifier(model, 4, ClassifyConfig(mode="probe"))
     trainable = [n for n, p in classifier.named_parameters() if p.requires_grad]
@@ -51,7 +52,16 @@ def test_probe_leaves_the_encoder_untouched(trained_run):
 
 def test_scratch_uses_the_same_network_from_random_weights(trained_run):
     summary = classify(trained_run, ClassifyConfig(mode="scratch", epochs=1), progress=False, log=lambda _: None)
-    assert summary["features"] == 4 and (trained_run / "classify-scratch" / "summary.json").is_file()
+    path = trained_run / "classify-scratch" / "summary.json"
+    assert summary.features == 4 and ClassifierDocument.read(path) == summary  # the typed summary, read back whole
+    saved = json.loads(path.read_text())
+    assert saved["kind"] == "classifier" and saved["schema_version"] == 1
+    del saved["kind"], saved["schema_version"]  # as aelab wrote it before documents were typed
+    path.write_text(json.dumps(saved))
+    assert ClassifierDocument.read(path) == summary
+    path.write_text(json.dumps({k: v for k, v in saved.items() if k != "test_accuracy"}))
+    with pytest.raises(DocumentError, match="test_accuracy"):
+        ClassifierDocument.read(path)
 
 
 def test_replace_last_drops_the_last_weighted_layer_and_what_follows():
@@ -84,4 +94,4 @@ def test_real_mnist_test_split_pooled_ae_then_seed_001_classifier(tmp_path):
                  "--out", str(run), "--no-progress"]) == 0
     assert json.loads((run / "config.json").read_text())["model"]["code_size"] == [2, 1]
     summary = classify(run, ClassifyConfig(replace_last=True, epochs=2, lr=3e-3), progress=False, log=lambda _: None)
-    assert summary["test_accuracy"] > 0.5  # ten digits; chance is 0.1
+    assert summary.test_accuracy > 0.5  # ten digits; chance is 0.1

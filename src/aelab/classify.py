@@ -36,9 +36,10 @@ from tqdm.auto import tqdm
 from aelab.checks import DeviceName, PositiveFloat, PositiveInt, Seed
 from aelab.config import load_config_file
 from aelab.data import Split, batches, epoch_generator
+from aelab.documents import ClassifierDocument
 from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
-from aelab.io import write_json, write_text
+from aelab.io import write_text
 from aelab.loading import load_model, prepare_data
 from aelab.models import Autoencoder, build_model
 from aelab.plots import save_loss_curves
@@ -103,7 +104,7 @@ def build_classifier(model: Autoencoder, n_classes: int, cfg: ClassifyConfig) ->
 
 
 def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress: bool = True,
-             log: Callable[[str], None] = print) -> dict:
+             log: Callable[[str], None] = print) -> ClassifierDocument:
     """Train a classifier from RUN's encoder into RUN/classify-<mode>/; return its summary."""
     cfg = checked(cfg or ClassifyConfig(), "classify")
     run = RunFiles(Path(run_dir)).require()
@@ -141,10 +142,10 @@ def classify(run_dir: str | Path, cfg: ClassifyConfig | None = None, *, progress
         log(f"epoch {epoch}/{cfg.epochs}  train loss {row['train_loss']:.4f}  test loss {row['test_loss']:.4f}  "
             f"test accuracy {row['test_accuracy']:.2%}  {row['seconds']:.1f} s")
     save_loss_curves(history, files.loss_plot)
-    summary = {"run": str(run.root), "model": config.model.name, "dataset": dataset.name, **asdict(cfg),
-               "features": classifier.head.in_features, "classes": n_classes,
-               **{k: v for k, v in history[-1].items() if k != "seconds"}}
-    write_json(files.summary, summary)
+    summary = ClassifierDocument(run=str(run.root), model=config.model.name, dataset=dataset.name, **asdict(cfg),
+                                 features=classifier.head.in_features, classes=n_classes,
+                                 **{k: v for k, v in history[-1].items() if k != "seconds"})
+    summary.write(files.summary)
     return summary
 
 

@@ -219,7 +219,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     cfg = ClassifyConfig(mode=args.mode or "fine-tune", replace_last=args.replace_last, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device)
     summary = classify(args.run, cfg, progress=not args.no_progress)
-    print(f"test accuracy {summary['test_accuracy']:.2%} after {cfg.epochs} epochs: {args.run}/{cfg.folder_name}")
+    print(f"test accuracy {summary.test_accuracy:.2%} after {cfg.epochs} epochs: {args.run}/{cfg.folder_name}")
     return 0
 
 

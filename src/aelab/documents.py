@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from aelab.errors import AelabError
 from aelab.io import write_json
-from aelab.run_files import ANALYSIS_JSON, COMPARISON_JSON, EVALUATION_JSON, STUDY_JSON
+from aelab.run_files import ANALYSIS_JSON, CLASSIFIER_SUMMARY, COMPARISON_JSON, EVALUATION_JSON, STUDY_JSON
 from aelab.terms import MetricTerm
 
 
@@ -358,3 +358,32 @@ class EvaluationDocument(Document):
         """The metrics that were measured (no generation scores, no terms), as a flat mapping."""
         skip = {"generation", "terms"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip and getattr(self, f.name) is not None}
+
+
+# --- a classifier's summary.json ------------------------------------------------------------------
+@dataclass(kw_only=True)
+class ClassifierDocument(Document):
+    """`aelab classify`'s summary: its settings (ClassifyConfig's fields), the classifier's size and
+    the last epoch's numbers (never the best on test data)."""
+
+    KIND, FILE, WRITER, FIX = "classifier", CLASSIFIER_SUMMARY, "`aelab classify`", "re-run `aelab classify` on the run above {folder}"
+
+    run: str
+    model: str
+    dataset: str
+    mode: str
+    replace_last: bool
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    device: str
+    features: int  # what the head reads
+    classes: int
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    val_loss: float | None = None  # absent where the validation split is the test split
+    val_accuracy: float | None = None

@@ -174,8 +174,8 @@ def classify_block(runner, item, runs) -> EvidenceBlock:
                 continue
             summary, folder = runner.classify(run, mode, bool(item.get("replace_last", False)))
             panels.append(Panel(label=f"{runner.label(run)}: {folder.name}", figures=[runner.rel_to(ClassifierFiles(folder).loss_plot)]))
-            rows.append([runner.label(run), mode, "yes" if summary["replace_last"] else "no", summary["features"], summary["epochs"],
-                         f"{summary['train_loss']:.4f}", f"{summary['test_loss']:.4f}", f"{100 * summary['test_accuracy']:.2f}"])
+            rows.append([runner.label(run), mode, "yes" if summary.replace_last else "no", summary.features, summary.epochs,
+                         f"{summary.train_loss:.4f}", f"{summary.test_loss:.4f}", f"{100 * summary.test_accuracy:.2f}"])
     table = Table("Classifiers (last epoch; nothing selected on test data)",
                   ["run", "mode", "last layer replaced", "features", "epochs", "train loss", "test loss", "test accuracy (%)"], rows)
     return EvidenceBlock(title="Classifier from the encoder", panels=panels, tables=[table] if rows else [],

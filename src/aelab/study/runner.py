@@ -23,7 +23,16 @@ from aelab import pipeline
 from aelab.config import RunConfig, load_config_file, make_config, parse_assignment
 from aelab.data import load_dataset
 from aelab.data.base import DATASETS
-from aelab.documents import AnalysisDocument, ComparisonDocument, EvaluationDocument, StudyDocument, StudyQuestion, StudyRunRecord
+from aelab.documents import (
+    AnalysisDocument,
+    ClassifierDocument,
+    ComparisonDocument,
+    DocumentError,
+    EvaluationDocument,
+    StudyDocument,
+    StudyQuestion,
+    StudyRunRecord,
+)
 from aelab.engine import resolve_device
 from aelab.errors import ConfigError, DataError
 from aelab.run_files import COMPARISON_JSON, REPORT_HTML, STUDY_JSON, RunFiles
@@ -223,7 +232,7 @@ class StudyRunner:
                 skip=[n for n in ANALYSES.names() if n not in wanted], params=self.params, device=self.device, log=self.log)
         return folder, ComparisonDocument.read(folder / COMPARISON_JSON)
 
-    def classify(self, run: str, mode: str, replace_last: bool) -> tuple[dict, Path]:
+    def classify(self, run: str, mode: str, replace_last: bool) -> tuple[ClassifierDocument, Path]:
         from aelab.classify import ClassifyConfig, classify
 
         cfg = ClassifyConfig(mode=mode, replace_last=replace_last, device=self.device, **(self.study.quick.classify if self.quick else {}))
@@ -231,9 +240,13 @@ class StudyRunner:
         folder = files.classifier(cfg.folder_name).root
         summary_path, weights = files.classifier(cfg.folder_name).summary, files.weights
         if summary_path.exists() and summary_path.stat().st_mtime >= weights.stat().st_mtime:
-            summary = read_json(summary_path)
-            if all(summary.get(k) == v for k, v in dataclasses.asdict(cfg).items()):
-                return summary, folder
+            try:
+                summary = ClassifierDocument.read(summary_path)
+            except DocumentError as err:  # an older or damaged summary: the classifier is trained again
+                self.log(f"{err} It is trained again.")
+            else:
+                if all(getattr(summary, k) == v for k, v in dataclasses.asdict(cfg).items()):
+                    return summary, folder
         self.log(f"== classify {run}: {cfg.folder_name} ==")
         summary = self.timed(f"classify {run} {cfg.folder_name}", lambda: classify(self.run_dir(run), cfg, progress=self.progress, log=self.log))
         return summary, folder
@@ -324,9 +337,4 @@ def merge(base: dict[str, dict], extra: dict[str, dict]) -> dict[str, dict]:
         out.setdefault(k, {}).update(v)
     return out
 
-
-def read_json(path: Path) -> dict:
-    import json
-
-    return json.loads(Path(path).read_text())
 
