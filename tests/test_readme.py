@@ -1,4 +1,4 @@
-"""The README's command blocks, run in order on tiny data, so the front page cannot drift.
+"""The README's command blocks (then docs/python.md's), run in order on tiny data, so the front page cannot drift.
 
 Each line of a shell block is run as the README writes it: `aelab ...` through the CLI's
 `main` (in this process), `make X` as the Makefile's own recipe for X (`make test` is this
@@ -31,8 +31,13 @@ SHELL = {"", "sh", "bash", "console"}
 NOT_RUN_HERE = {"test", "test-fast", "lint"}  # `make test` is the suite running this file
 
 
-def readme_blocks() -> list[tuple[str, str]]:
-    return [(lang, body) for lang, body in BLOCK.findall((ROOT / "README.md").read_text()) if lang in SHELL | {"python"}]
+PAGES = ("README.md", "docs/python.md")  # in this order: the Python page's study is the README's continued
+
+
+def readme_blocks() -> list[tuple[str, str, str]]:
+    """(page, language, code) of every shell and Python block of the pages, in order."""
+    return [(page, lang, body) for page in PAGES for lang, body in BLOCK.findall((ROOT / page).read_text())
+            if lang in SHELL | {"python"}]
 
 
 def make_recipe(target: str) -> list[str]:
@@ -92,11 +97,12 @@ def test_every_readme_block_runs_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "work")
     blocks = readme_blocks()
     assert len(blocks) >= 4
-    for lang, body in blocks:
+    for page, lang, body in blocks:
         if lang == "python":
-            exec(compile(body, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+            exec(compile(body, page, "exec"), {})  # noqa: S102 - the page's own code
         else:
             for line in body.splitlines():
                 run_line(line)
     assert Path("runs/study-fashion-ae-vs-vae/report.html").is_file()  # make run's report
+    assert Path("runs/vae-test-codes.npz").is_file() and Path("runs/vae/onnx/decoder.onnx").is_file()  # docs/python.md ran
     assert Path("runs/ae-vs-vae/report.html").is_file() and Path("runs/study-class-mixtures-train.seed=1-quick").is_dir()
