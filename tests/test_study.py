@@ -237,3 +237,42 @@ def test_set_overrides_every_run_or_one_and_is_recorded_in_the_command(tiny_reci
         quiet_run(str(tiny_recipe), tmp_path / "other", data_dir=str(tmp_path / "empty"), overrides=["vae:train.seed=1"])
     with pytest.raises(ConfigError, match="did you mean 'train.seed'"):
         quiet_run(str(tiny_recipe), tmp_path / "other", data_dir=str(tmp_path / "empty"), overrides=["train.sed=1"])
+
+
+@pytest.mark.slow
+def test_seeds_repeat_the_scoreboards_runs_and_give_mean_and_spread(tmp_path):
+    npz = make_blobs_npz(tmp_path / "blobs.npz", n_train=128, n_test=32)
+    recipe = tmp_path / "board.toml"
+    recipe.write_text(f"""
+title = "board"
+seed = "none"
+dataset = "{npz}"
+[runs.ae]
+set = {{ model = {{ name = "conv-ae", channels = [4, 4], latent_dim = 3 }}, train = {{ epochs = 1, batch_size = 32 }} }}
+[runs.other]
+set = {{ model = {{ name = "conv-ae", channels = [4, 4], latent_dim = 2 }}, train = {{ epochs = 1, batch_size = 32 }} }}
+[[questions]]
+title = "side by side"
+evidence = [{{ analysis = "knn", runs = ["ae"] }}, {{ scoreboard = {{}}, runs = ["ae"] }}]
+""")
+    report, lines = quiet_run(str(recipe), tmp_path / "out", seeds=3)
+    data = read_study(report)
+    assert data.seeds == 3 and "--seeds 3" in data.command
+    ae = next(r for r in data.runs if r.name == "ae")
+    assert ae.replicas == ["seed-1/ae", "seed-2/ae"] and next(r for r in data.runs if r.name == "other").replicas == []
+    assert [json.loads((tmp_path / "out" / f / "config.json").read_text())["train"]["seed"] for f in ("ae", *ae.replicas)] == [0, 1, 2]
+    table = data.questions[0].blocks[1].tables[0]
+    row = dict(zip(table.columns, table.rows[0]))
+    assert row["run"] == "ae" and " ± " in row["test MSE"] and " ± " in row["1-NN"]
+    mean, spread = map(float, row["test MSE"].split(" ± "))
+    errors = [json.loads((tmp_path / "out" / f / "evaluation.json").read_text())["mse_per_pixel"] for f in ("ae", *ae.replicas)]
+    assert mean == pytest.approx(np.mean(errors), abs=1e-5) and spread == pytest.approx(np.std(errors, ddof=1), abs=1e-5)
+    _, again = quiet_run(str(recipe), tmp_path / "out", seeds=3)
+    assert sum("finished earlier, reused" in line for line in again) == 4  # ae, its two copies, other
+    with pytest.raises(ConfigError, match="--seeds must be a whole number of 1 or more"):
+        quiet_run(str(recipe), tmp_path / "out", seeds=0)
+
+
+def test_seeds_need_a_study_with_a_scoreboard(tiny_recipe, tmp_path):
+    with pytest.raises(ConfigError, match="has no table that gives each number's mean and spread"):
+        quiet_run(str(tiny_recipe), tmp_path / "out", data_dir=str(tmp_path / "empty"), seeds=2)

@@ -171,3 +171,34 @@ def test_truncated_weights_give_a_clear_error(blobs_npz, tmp_path):
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(aelab.AelabError, match="truncated or corrupted"):
         aelab.load_model(run)
+
+
+class StopAfter(Exception):
+    pass
+
+
+def test_a_second_stage_trains_after_the_epochs_and_resumes_exactly(tmp_path):
+    """The VQ-VAE's prior: two epochs of the autoencoder, then two of the prior with the autoencoder frozen;
+    a run stopped in the second stage continues to the same numbers."""
+    npz = make_blobs_npz(tmp_path / "d.npz", n_train=128, n_test=32)
+    cfg = aelab.make_config({"data.name": str(npz), "model.name": "vq-vae", "model.channels": [4, 8], "model.prior_width": 8,
+                             "model.prior_epochs": 2, "train.epochs": 2, "train.batch_size": 32, "train.strip_images": 2})
+    lines = []
+    whole = aelab.train(cfg, tmp_path / "whole", progress=False, log=lines.append)
+    rows = metrics_without_timing(whole)
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and cfg.all_epochs == 4
+    assert ["train_prior_nll" in r for r in rows] == [False, False, True, True]
+    assert rows[1]["val_mse"] == rows[2]["val_mse"] == rows[3]["val_mse"]  # the autoencoder is frozen
+    assert rows[3]["val_prior_nll"] < rows[1]["val_prior_nll"]  # the prior learns
+    assert any("epoch 3/4 (second stage)" in line for line in lines)
+
+    def stop(line: str) -> None:
+        if line.startswith("epoch 3/4"):
+            raise StopAfter
+    with pytest.raises(StopAfter):
+        aelab.train(cfg, tmp_path / "cut", progress=False, log=stop)
+    aelab.resume(tmp_path / "cut", progress=False, log=lambda s: None)
+    assert metrics_without_timing(tmp_path / "cut") == rows
+    assert load_file(tmp_path / "cut" / "model.safetensors").keys() == load_file(whole / "model.safetensors").keys()
+    assert all(torch.equal(a, b) for a, b in zip(load_file(tmp_path / "cut" / "model.safetensors").values(),
+                                                 load_file(whole / "model.safetensors").values()))

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--set", action="append", default=[], metavar="[RUN:]KEY=VALUE",
                        help="override a config key in every run, or in one run: train.seed=1, vae:train.epochs=50")
     study.add_argument("--no-progress", action="store_true", help="no progress bars")
+    study.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="train the runs the study's comparison table cites N times (train.seed, +1, ...): each number "
+                            "becomes its mean ± standard deviation (families)")
 
     explore = sub.add_parser("explore", help="an interactive latent-space explorer: one self-contained HTML page (or --serve)")
     explore.add_argument("runs", metavar="RUN", nargs="+", help="a run folder, or two to show side by side")
@@ -336,7 +339,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     if not args.name:
         raise AelabError("name a study (`aelab study --list` shows them), e.g. `aelab study fashion-ae-vs-vae --quick`.")
     run_study(args.name, quick=args.quick, dataset=args.dataset, data_dir=args.data_dir, out=args.out,
-              download=not args.no_download, device=args.device, progress=not args.no_progress, overrides=args.set)
+              download=not args.no_download, device=args.device, progress=not args.no_progress, overrides=args.set, seeds=args.seeds)
     return 0
 
 

@@ -74,6 +74,11 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def all_epochs(self) -> int:
+        """`train.epochs` and the epochs of the model's second stage after them (the VQ-VAE's prior)."""
+        return self.train.epochs + self.model.second_stage_epochs()
+
 
 def make_config(overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """The default config with dotted-key overrides applied, every value type-checked."""

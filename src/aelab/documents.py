@@ -308,6 +308,7 @@ class StudyRunRecord:
     report: str | None = None  # its own report, relative to the study folder
     history: list[dict[str, Any]] = field(default_factory=list)  # its metrics.jsonl
     terms: list[MetricTerm] = field(default_factory=list)  # what the history's columns mean
+    replicas: list[str] = field(default_factory=list)  # with --seeds: its copies with other seeds (folders 'seed-S/NAME')
 
 
 @dataclass(kw_only=True)
@@ -329,6 +330,7 @@ class StudyDocument(Document):
     seconds: dict[str, float]
     total_seconds: float
     device: str
+    seeds: int = 1  # --seeds: how many times the runs a scoreboard cites were trained
 
 
 # --- evaluation.json ----------------------------------------------------------------------------

@@ -100,9 +100,11 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
         history, step_state = state.history, state.step_state
         if world.is_main:
             write_epoch_files(run, model, history, strip_images(splits, config.train, device))  # repair, see train.py
-        if state.epoch >= config.train.epochs:
+        if state.epoch >= config.all_epochs:
+            extra = config.all_epochs - config.train.epochs
             log(f"{run.root} is already finished ({state.epoch} epochs): nothing to train. "
-                f"Give --epochs {state.epoch + 10} (or any number above {state.epoch}) with --resume to train it further.")
+                f"Give --epochs {config.train.epochs + 10} (or any number above {config.train.epochs}) with --resume to train it further"
+                + (f" (the model's second stage adds {extra} after them)." if extra else "."))
         else:
             log(f"resuming {run.root} after epoch {state.epoch}")
     n_params = sum(p.numel() for p in model.parameters())

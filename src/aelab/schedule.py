@@ -7,7 +7,8 @@ scheduler state: the rate at step s of S is `learning_rate(train.lr, train.lr_sc
   descent to lr/10^4 (Smith & Topin, 2019; torch's OneCycleLR defaults without momentum cycling).
   With a larger `train.lr` than the constant recipe's, it reaches a given loss in fewer epochs.
 
-The schedule spans `train.epochs`: resuming with more epochs stretches what is left of it.
+The schedule spans every epoch of the run (`train.epochs` and a model's second stage after them):
+resuming with more epochs stretches what is left of it.
 """
 
 from __future__ import annotations

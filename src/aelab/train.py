@@ -68,16 +68,19 @@ def fit(
     step_state: dict[str, Any] | None = None,
     trackers: Trackers = NO_TRACKERS,
 ) -> list[dict]:
-    """Train from the epoch after `history` up to `cfg.epochs`, checkpointing each epoch
-    (and sending each epoch's metrics and strip to `trackers`, empty on ranks other than 0)."""
+    """Train from the epoch after `history` up to `cfg.epochs` and the model's second stage after
+    them (`ModelConfig.second_stage_epochs`), checkpointing each epoch (and sending each epoch's
+    metrics and strip to `trackers`, empty on ranks other than 0)."""
     history = list(history or [])
     world = world or World()
     device = next(model.parameters()).device
     val, test = model.evaluation_view(splits.val), model.evaluation_view(splits.test)  # fixed once
     step = make_step(model, optimizer, cfg, world)
     step.load_state_dict(step_state or {})
+    epochs = all_epochs(model, cfg)
     try:
-        for epoch in range(len(history) + 1, cfg.epochs + 1):
+        for epoch in range(len(history) + 1, epochs + 1):
+            model.enter_stage(epoch > cfg.epochs)
             row = {"epoch": epoch, **timed_epoch(step, splits.train, cfg, epoch, run, world, progress, trackers)}
             row |= prefixed("val", split_means(model, val, cfg, device, world))
             if cfg.test_each_epoch and not splits.val_is_test:
@@ -86,11 +89,15 @@ def fit(
             if world.is_main:
                 save_checkpoint(run.checkpoint, model, optimizer, epoch, history, step.state_dict(), world.size)
                 write_epoch_files(run, model, history, strip_images(splits, cfg, device))
-                log(summary_line(row, cfg.epochs))
+                log(summary_line(row, epochs, second_stage=epoch > cfg.epochs))
                 track_epoch(trackers, row, run)
     finally:
         step.close()
     return history
+
+
+def all_epochs(model: Autoencoder, cfg: TrainConfig) -> int:
+    return cfg.epochs + model.config.second_stage_epochs()
 
 
 def strip_images(splits: Splits, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
@@ -150,10 +157,11 @@ def train_one_epoch(step: Step, split: Split, cfg: TrainConfig, epoch: int, worl
     step.model.train()
     device = next(step.model.parameters()).device
     noise = noise_generator(cfg.seed, epoch, world.rank, device)
-    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{cfg.epochs}", unit="img", leave=False,
+    epochs = all_epochs(step.model, cfg)
+    bar = tqdm(total=len(split), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
                disable=None if progress and world.is_main else True)
     steps_per_epoch = math.ceil(len(split) / cfg.batch_size)
-    first_step, total_steps = (epoch - 1) * steps_per_epoch, cfg.epochs * steps_per_epoch
+    first_step, total_steps = (epoch - 1) * steps_per_epoch, epochs * steps_per_epoch
     order = epoch_generator(cfg.seed, epoch)
     sums: dict[str, torch.Tensor] = {}
     for i, (x, y) in enumerate(batches(split, cfg.batch_size, generator=order, device=device, part=(world.rank, world.size))):
@@ -193,8 +201,8 @@ def prefixed(prefix: str, terms: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in terms.items()}
 
 
-def summary_line(row: dict, epochs: int) -> str:
-    parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}"]
+def summary_line(row: dict, epochs: int, second_stage: bool = False) -> str:
+    parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}" + (" (second stage)" if second_stage else "")]
     for prefix in ("train", "val", "test"):
         if f"{prefix}_loss" in row:
             parts.append(split_summary(row, prefix))

@@ -68,3 +68,27 @@ def test_samples_decode_prior_grids_and_single_entries():
     assert model.sample(3, torch.Generator().manual_seed(0)).shape == (3, 1, 28, 28)
     assert model.code_indices(torch.rand(2, 1, 28, 28)).shape == (2, 7, 7)
     assert model.decode_entries(torch.arange(5)).shape == (5, 1, 28, 28)
+
+
+def test_the_first_stage_trains_the_autoencoder_and_the_second_only_the_prior():
+    model = vq(ema=True).train()
+    x = torch.rand(4, 1, 28, 28)
+    out = model.loss(x)
+    assert "prior_nll" not in out.terms  # not trained yet, so not computed on training batches
+    out.total.backward()
+    assert model.encoder.body[0][0].weight.grad is not None and all(p.grad is None for p in model.prior.parameters())
+    model.zero_grad(set_to_none=True)
+    model.enter_stage(True)
+    codebook = model.quantizer.codebook.clone()
+    out = model.loss(x)
+    out.total.backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("prior."))  # frozen
+    assert all(p.grad is not None for p in model.prior.parameters())
+    assert torch.equal(model.quantizer.codebook, codebook)  # no EMA update either
+    torch.testing.assert_close(out.total, out.terms["prior_nll"] / 784)
+    assert model.config.second_stage_epochs() == model.config.prior_epochs == 5
+
+
+def test_held_out_splits_log_the_prior_in_both_stages():
+    model = vq().eval()
+    assert "prior_nll" in model.loss(torch.rand(2, 1, 28, 28)).terms

@@ -34,7 +34,10 @@ class DDPStep(Step):
         super().__init__(model, optimizer, precision)
         self.world = world
         device = next(model.parameters()).device
-        self.ddp = DistributedDataParallel(LossOf(model), device_ids=[device] if device.type == "cuda" else None)
+        # a staged model (the VQ-VAE: its autoencoder, then its prior) leaves some parameters without a gradient in each stage
+        staged = model.config.second_stage_epochs() > 0
+        self.ddp = DistributedDataParallel(LossOf(model), device_ids=[device] if device.type == "cuda" else None,
+                                           find_unused_parameters=staged)
         self.filler = torch.zeros(1, *model.config.input_shape, device=device)
 
     def backward(self, x: torch.Tensor, generator: torch.Generator | None, weight: float,

@@ -48,6 +48,11 @@ class ModelConfig:
     # posterior over the whole dataset (beta-TCVAE); None when built by hand
     train_images: PositiveInt | None = None
 
+    def second_stage_epochs(self) -> int:
+        """Epochs the model trains after `train.epochs` with its autoencoder frozen (the VQ-VAE's
+        prior over its codes, as its paper trains it); 0 for a model trained in one stage."""
+        return 0
+
 
 class LossOutput(NamedTuple):
     total: torch.Tensor  # scalar that training minimises
@@ -84,6 +89,10 @@ class Autoencoder(nn.Module):
         """The loss of a batch as the training loop and evaluation hold it, labels (B,) or None
         beside; only models that declare `capabilities.labels` read them."""
         return self.loss(x, generator)
+
+    def enter_stage(self, second: bool) -> None:
+        """Called by the training loop before each epoch: `second` for the epochs after
+        `train.epochs` (`config.second_stage_epochs()` of them). Only staged models act on it."""
 
     def loss_description(self) -> str:
         """What `loss` computes and how it is scaled (sum or mean, over what), for the log."""

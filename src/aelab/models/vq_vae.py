@@ -17,17 +17,20 @@ Codebook usage is logged per batch and so averaged per epoch: `perplexity` = exp
 of the batch's code frequencies), K when all are used alike; `codes_used`, the share of
 the K codes the batch uses.
 
-The prior is a small PixelCNN over the index grid (pixelcnn.py), as in the paper. It is
-trained in the same loop on the detached indices of each batch (`prior_nll`, nats per
-grid; its gradient never reaches the autoencoder), rather than in a second stage after
-it: one loop and one checkpoint, at the cost of fitting codes that still move early on.
-`sample(n)` draws an index grid from it and decodes it.
+Training has two stages, as in the paper: `train.epochs` epochs of the autoencoder, then
+`prior_epochs` more in which the autoencoder is frozen (no gradient, no EMA update) and a
+small PixelCNN (pixelcnn.py) learns a prior over the index grids it now produces; each
+stage's loss is its own objective (the second's is the prior's NLL per pixel value, so the
+loss curve steps there). `prior_nll` (nats per grid) is logged on held-out splits in both
+stages and on the training split in the second. `sample(n)` draws an index grid from the
+prior and decodes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +60,10 @@ class VQVAEConfig(ModelConfig):
     ema_decay: UnitInterval = 0.99
     prior_width: PositiveInt = 64
     prior_layers: PositiveInt = 3
+    prior_epochs: PositiveInt = 5  # the prior's stage, after the autoencoder's train.epochs
+
+    def second_stage_epochs(self) -> int:
+        return self.prior_epochs
 
 
 class VectorQuantizer(nn.Module):
@@ -132,6 +139,10 @@ class VQVAE(Autoencoder):
         deconvs = conv_decoder(config.channels[::-1], c, config.kernel_size, "transpose", config.activation, "sigmoid", sizes[::-1])
         self.decoder = nn.Sequential(nn.Conv2d(config.code_dim, config.channels[-1], 1), nn.ReLU(), deconvs)
         self.prior = PixelCNNPrior(config.codebook_size, tuple(sizes[-1]), config.prior_width, config.prior_layers)
+        self.prior_stage = False  # set by the training loop (enter_stage)
+
+    def enter_stage(self, second: bool) -> None:
+        self.prior_stage = second
 
     @property
     def quantizer(self) -> VectorQuantizer:
@@ -143,18 +154,22 @@ class VQVAE(Autoencoder):
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LossOutput:
         cfg = self.config
-        z_e = self.encoder.continuous(x)
-        indices = self.quantizer.indices(z_e)
-        z_q = self.quantizer.lookup(indices)
-        rec = reconstruction_loss(self.decode(z_e + (z_q - z_e).detach()), x, "mse")  # straight-through
-        commitment = F.mse_loss(z_e, z_q.detach())
-        codebook = F.mse_loss(z_q, z_e.detach())  # no gradient with EMA: the codebook is a buffer
-        if cfg.ema and self.training and torch.is_grad_enabled():
-            self.quantizer.ema_update(z_e, indices, cfg.ema_decay)
-        prior_nll = self.prior.nll(indices).mean()
-        total = rec + (0 if cfg.ema else codebook) + cfg.commitment * commitment + prior_nll / math.prod(x.shape[1:])
-        return LossOutput(total, {"mse": rec.detach(), "codebook": codebook.detach(), "commitment": commitment.detach(),
-                                  "prior_nll": prior_nll.detach(), **codebook_usage(indices, cfg.codebook_size)})
+        with torch.no_grad() if self.prior_stage else nullcontext():  # the second stage freezes the autoencoder
+            z_e = self.encoder.continuous(x)
+            indices = self.quantizer.indices(z_e)
+            z_q = self.quantizer.lookup(indices)
+            rec = reconstruction_loss(self.decode(z_e + (z_q - z_e).detach()), x, "mse")  # straight-through
+            commitment = F.mse_loss(z_e, z_q.detach())
+            codebook = F.mse_loss(z_q, z_e.detach())  # no gradient with EMA: the codebook is a buffer
+            if cfg.ema and self.training and torch.is_grad_enabled():
+                self.quantizer.ema_update(z_e, indices, cfg.ema_decay)
+        terms = {"mse": rec.detach(), "codebook": codebook.detach(), "commitment": commitment.detach(),
+                 **codebook_usage(indices, cfg.codebook_size)}
+        if self.prior_stage or not self.training:  # the first stage's training batches skip the prior: it is not trained yet
+            terms["prior_nll"] = (prior_nll := self.prior.nll(indices).mean()).detach()
+        if self.prior_stage:
+            return LossOutput(prior_nll / math.prod(x.shape[1:]), terms)
+        return LossOutput(rec + (0 if cfg.ema else codebook) + cfg.commitment * commitment, terms)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -166,7 +181,7 @@ class VQVAE(Autoencoder):
         return self.decode(self.quantizer.lookup(grid))
 
     def metric_terms(self) -> list[MetricTerm]:
-        return [MetricTerm(LOSS, "MSE + codebook and commitment losses + the prior's NLL", "per pixel value"), RECONSTRUCTION_TERMS["mse"],
+        return [MetricTerm(LOSS, "MSE + codebook and commitment losses; then the prior's NLL", "per pixel value"), RECONSTRUCTION_TERMS["mse"],
                 MetricTerm("codebook", "codebook loss"), MetricTerm("commitment", "commitment loss"),
                 MetricTerm("prior_nll", "prior NLL of the index grid", "nats per image"),
                 MetricTerm("perplexity", "codebook perplexity"), MetricTerm("codes_used", "share of codes used")]
@@ -174,6 +189,6 @@ class VQVAE(Autoencoder):
     def loss_description(self) -> str:
         cfg = self.config
         book = "EMA codebook updates" if cfg.ema else "codebook loss ||sg(z_e) - z_q||^2"
-        return (f"loss: mse (mean per pixel) + {book} + {cfg.commitment:g} * commitment ||z_e - sg(z_q)||^2 "
-                f"+ the PixelCNN prior's NLL of the detached indices / pixels (nats); K = {cfg.codebook_size}, D = {cfg.code_dim}, "
-                f"grid {self.prior.grid[0]}x{self.prior.grid[1]}; straight-through gradients")
+        return (f"loss: mse (mean per pixel) + {book} + {cfg.commitment:g} * commitment ||z_e - sg(z_q)||^2; K = {cfg.codebook_size}, "
+                f"D = {cfg.code_dim}, grid {self.prior.grid[0]}x{self.prior.grid[1]}; straight-through gradients. Then {cfg.prior_epochs} "
+                "epoch(s) of the PixelCNN prior alone on the frozen autoencoder's index grids: its NLL (nats) / pixels")

@@ -2,6 +2,7 @@
 
     runs/study-NAME[-DATASET][-quick]/
         RUN/            a run folder per run (analysis/, classify-*/ and report.html inside)
+        seed-S/RUN/     with --seeds N: the runs a scoreboard cites again, with train.seed S (the run's seed + 1 ...)
         compare-A-B/    `aelab compare` of the runs A and B
         study.json      every question with its evidence, as the report shows it
         report.html     the study report (aelab.report.study)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -47,15 +49,17 @@ IGNORED_WHEN_REUSING = {"model.input_shape", "model.pixel_mean", "model.train_im
 
 def run_study(name: str, *, quick: bool = False, dataset: str | None = None, data_dir: str | None = None,
               out: str | Path | None = None, download: bool = True, device: str = "auto", progress: bool = True,
-              overrides: Sequence[str] = (), log: Log = print) -> Path:
+              overrides: Sequence[str] = (), seeds: int = 1, log: Log = print) -> Path:
     """Run the study `name` end to end; return the path of its report.html.
 
     `overrides` are `KEY=VALUE` for every run or `RUN:KEY=VALUE` for one, applied after
     the recipe's own settings (and --quick's), e.g. `train.seed=1` or `vae:train.epochs=50`.
+    `seeds` > 1 trains the runs a scoreboard cites that many times (train.seed, +1, ...), and
+    the scoreboard gives each number's mean and standard deviation over them.
     """
     study = load_study(name)
     runner = StudyRunner(study, quick=quick, dataset=dataset, data_dir=data_dir, out=out, download=download,
-                         device=device, progress=progress, overrides=overrides, log=log)
+                         device=device, progress=progress, overrides=overrides, seeds=seeds, log=log)
     return runner.run()
 
 
@@ -66,8 +70,9 @@ def loud(log: Log, text: str) -> None:
 
 class StudyRunner:
     def __init__(self, study: Study, *, quick: bool, dataset: str | None, data_dir: str | None, out, download: bool,
-                 device: str, progress: bool, log: Log, overrides: Sequence[str] = ()):
+                 device: str, progress: bool, log: Log, overrides: Sequence[str] = (), seeds: int = 1):
         self.study, self.quick, self.data_dir, self.download = study, quick, data_dir, download
+        self.seeds = check_seeds(study, seeds)
         self.device, self.progress, self.log = device, progress, log
         self.notes: list[str] = []  # loud notes: fallbacks and skipped parts, shown atop the report
         self.skipped: dict[str, str] = {}  # run -> why it was not trained
@@ -139,12 +144,12 @@ class StudyRunner:
     def run_dir(self, run: str) -> Path:
         return self.out / run
 
-    def train(self, run, config: RunConfig) -> str:
-        files = RunFiles(self.run_dir(run.name))
+    def train(self, name: str, config: RunConfig) -> str:
+        files = RunFiles(self.run_dir(name))
         if files.config.exists():
             check_same(load_config_file(files.config), config, files.root)
-            if files.finished(config.train.epochs):
-                self.log(f"{run.name}: finished earlier, reused ({files.root})")
+            if files.finished(config.all_epochs):
+                self.log(f"{name}: finished earlier, reused ({files.root})")
                 return "reused"
             pipeline.resume(files.root, epochs=config.train.epochs, progress=self.progress, log=self.log)
             return "resumed"  # or repaired, or started again: resume knows from the checkpoint
@@ -161,16 +166,29 @@ class StudyRunner:
                 continue
             config = self.run_config(run, dataset)
             self.log(f"== run {i}/{len(self.study.runs)} {run.name} ({run.label}): {config.model.name} on {dataset}, {config.train.epochs} epochs ==")
-            start = time.perf_counter()
-            status = self.train(run, config)
-            self.seconds[f"train {run.name}"] = time.perf_counter() - start
+            status = self.timed(f"train {run.name}", partial(self.train, run.name, config))
+            for replica in self.replicas(run.name)[1:]:
+                seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=replica_seed(replica)))
+                self.log(f"== run {run.name} again with train.seed {seeded.train.seed} (--seeds {self.seeds}) ==")
+                self.timed(f"train {replica}", partial(self.train, replica, seeded))
             saved = load_config_file(RunFiles(self.run_dir(run.name)).config)
-            rows.append(StudyRunRecord(**row, status=status, model=config.model.name, config=saved.to_dict(), terms=self.terms(run.name)))
+            rows.append(StudyRunRecord(**row, status=status, model=config.model.name, config=saved.to_dict(), terms=self.terms(run.name),
+                                       replicas=self.replicas(run.name)[1:]))
         return rows
+
+    def replicas(self, run: str) -> list[str]:
+        """The run and, with --seeds N for a run a scoreboard cites, its N - 1 copies `seed-S/RUN`
+        with train.seed S = its own seed + 1, + 2, ... (the first copy is the run itself)."""
+        if self.seeds == 1 or run not in scoreboard_runs(self.study) or run in self.skipped:
+            return [run]
+        seed = self.run_config(self.study.runs[run], self.dataset).train.seed  # the dataset does not change the seed
+        return [run] + [f"seed-{seed + k}/{run}" for k in range(1, self.seeds)]
 
     # --- the steps evidence cites (each done once) --------------------------------------
     def label(self, run: str) -> str:
-        return self.study.runs[run].label
+        """The run's label; a copy with another seed (`seed-S/RUN`) says which."""
+        base = base_run(run)
+        return self.study.runs[base].label + ("" if base == run else f" (train.seed {replica_seed(run)})")
 
     def rel(self, run: str, path) -> str:
         return f"{run}/{path}"
@@ -192,7 +210,7 @@ class StudyRunner:
     def wanted(self, kind: str, runs: tuple[str, ...] | None = None, run: str | None = None) -> set[str]:
         """Analyses the study's evidence asks of one run (`analysis`) or one group (`compare`)."""
         items = [e for q in self.study.questions for e in q.evidence if kind_of(e).name == kind]
-        return {e[kind] for e in items if (tuple(item_runs(e)) == runs if runs else run in item_runs(e))}
+        return {e[kind] for e in items if (tuple(item_runs(e)) == runs if runs else base_run(run) in item_runs(e))}
 
     def timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -273,7 +291,7 @@ class StudyRunner:
             name=study.name, title=study.title, seed=study.seed, summary=study.summary, command=self.command(), quick=self.quick,
             created=time.strftime("%Y-%m-%d %H:%M:%S"), dataset=self.dataset, dataset_location=self.location, notes=self.notes,
             runs=runs, questions=questions, seconds={k: round(v, 2) for k, v in self.seconds.items()},
-            total_seconds=round(time.perf_counter() - start, 1), device=str(resolve_device(self.device))).write(self.out / STUDY_JSON)
+            total_seconds=round(time.perf_counter() - start, 1), device=str(resolve_device(self.device)), seeds=self.seeds).write(self.out / STUDY_JSON)
         from aelab.report.study import write_study_report
 
         report = write_study_report(self.out)
@@ -286,11 +304,36 @@ class StudyRunner:
         return report
 
     def command(self) -> str:
-        parts = ["aelab", "study", self.study.name] + (["--quick"] if self.quick else [])
+        parts = ["aelab", "study", self.study.name] + (["--quick"] if self.quick else []) + (["--seeds", str(self.seeds)] if self.seeds > 1 else [])
         parts += ["--dataset", self.requested] if self.requested else []
         for run, values in self.overrides.items():
             parts += [x for key, value in values.items() for x in ("--set", f"{run + ':' if run else ''}{key}={value!r}")]
         return shlex.join(parts)
+
+
+def scoreboard_runs(study: Study) -> list[str]:
+    """The runs a `scoreboard` evidence cites: the ones --seeds repeats."""
+    return [r for q in study.questions for e in q.evidence if kind_of(e).name == "scoreboard" for r in item_runs(e)]
+
+
+def check_seeds(study: Study, seeds: int) -> int:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"--seeds must be a whole number of 1 or more, got {seeds!r}.")
+    if seeds > 1 and not scoreboard_runs(study):
+        raise ConfigError(f"--seeds {seeds}: study {study.name!r} has no table that gives each number's mean and spread over seeds "
+                          "(a `scoreboard` evidence, as in `aelab study families`). Run it without --seeds, or with "
+                          "--set train.seed=S to see one other seed.")
+    return seeds
+
+
+def base_run(name: str) -> str:
+    """'ae' for 'ae' and for its copy 'seed-2/ae'."""
+    return name.rpartition("/")[2]
+
+
+def replica_seed(name: str) -> int:
+    """2 for 'seed-2/ae'."""
+    return int(name.partition("/")[0].removeprefix("seed-"))
 
 
 def parse_study_overrides(items: Sequence[str], runs: list[str]) -> dict[str | None, dict[str, Any]]:
