@@ -129,7 +129,8 @@ def _train(config: RunConfig, run: RunFiles, dataset: ImageDataset, splits: Spli
 
 def write_final_files(model: Autoencoder, splits: Splits, config: RunConfig, run: RunFiles, device: torch.device) -> None:
     """The run's closing figures, all derived from the last checkpoint's state."""
-    save_loss_curves(run.read_metrics(), run.loss_plot, ylabel=term_named(model.metric_terms(), LOSS).title)
+    save_loss_curves(run.read_metrics(), run.loss_plot, ylabel=term_named(model.metric_terms(), LOSS).title,
+                     second_stage_after=config.train.epochs if config.model.second_stage_epochs() else None)
     if model.capabilities.sample:
         save_samples(model.sample(SAMPLE_GRID**2, torch.Generator().manual_seed(config.train.seed)), run.samples, SAMPLE_GRID)
     pairs = splits.val.subset(slice(0, 50)).images.float().div(255).to(device)

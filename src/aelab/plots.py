@@ -58,11 +58,20 @@ def save_samples(images: torch.Tensor, path: Path, ncols: int = 10) -> None:
     save_png(image_grid(images, ncols, pad=2, scale=2), path)
 
 
+def mark_second_stage(ax, after: int | None) -> None:
+    """A dashed line between the last epoch of `train.epochs` and the first of a second stage."""
+    if after is not None:
+        ax.axvline(after + 0.5, color="grey", linestyle="--", linewidth=1)
+        ax.text(after + 0.6, 0.98, "second stage", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="grey")
+
+
 def save_loss_curves(history: Sequence[dict], path: Path, keys: Sequence[str] = ("train_loss", "val_loss", "test_loss"),
-                     ylabel: str = "loss") -> None:
-    """Each split's loss per epoch; `ylabel` says what the loss is (the model's declared loss term)."""
+                     ylabel: str = "loss", second_stage_after: int | None = None) -> None:
+    """Each split's loss per epoch; `ylabel` says what the loss is (the model's declared loss term);
+    a model's second stage (the VQ-VAE's prior) is marked from the epoch after `second_stage_after`."""
     fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()
+    mark_second_stage(ax, second_stage_after)
     epochs = [row["epoch"] for row in history]
     for key in keys:
         values = [row.get(key) for row in history]

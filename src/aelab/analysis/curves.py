@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from aelab.analysis.base import Analysis, AnalysisResult, Table, register_analysis
 from aelab.analysis.figures import RUN_COLOURS, figure
 from aelab.analysis.needs import Needs
+from aelab.plots import mark_second_stage
 from aelab.terms import LOSS, SPLITS, MetricTerm, metric_key, term_named
 
 WIDTH = 6.5  # inches: every run's curves figure is as wide, so side by side their text is the same size
@@ -64,6 +65,9 @@ class TrainingCurves(Analysis):
             epochs, values = series(history, metric_key(split, LOSS))
             if values:
                 axes[0].plot(epochs, values, marker="o", ms=4, label=split)
+        second = ctx.config.train.epochs if ctx.config.model.second_stage_epochs() else None
+        for ax in axes:
+            mark_second_stage(ax, second)
         style(axes[0], f"{loss_name(declared)}, what training minimises")
         if two:
             prefix = held_out(history)

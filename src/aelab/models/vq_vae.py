@@ -181,7 +181,7 @@ class VQVAE(Autoencoder):
         return self.decode(self.quantizer.lookup(grid))
 
     def metric_terms(self) -> list[MetricTerm]:
-        return [MetricTerm(LOSS, "MSE + codebook and commitment losses; then the prior's NLL", "per pixel value"), RECONSTRUCTION_TERMS["mse"],
+        return [MetricTerm(LOSS, "autoencoder loss, then prior NLL", "per pixel value"), RECONSTRUCTION_TERMS["mse"],
                 MetricTerm("codebook", "codebook loss"), MetricTerm("commitment", "commitment loss"),
                 MetricTerm("prior_nll", "prior NLL of the index grid", "nats per image"),
                 MetricTerm("perplexity", "codebook perplexity"), MetricTerm("codes_used", "share of codes used")]
