@@ -107,3 +107,25 @@ def test_a_killed_rank_leaves_the_last_checkpoint_and_resume_finishes_the_run(tm
     assert metrics(run) == metrics(tmp_path / "whole")  # bit for bit: the same ranks in the same order
     wa, wb = load_file(run / "model.safetensors"), load_file(tmp_path / "whole" / "model.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+LEAVING = """
+import json, sys, time
+from aelab.engine import joined
+
+with joined("cpu") as world:
+    if world.is_main:
+        time.sleep(2)  # rank 0 writing the run's last files
+    done = time.time()
+with open(f"{sys.argv[1]}/rank{world.rank}.json", "w") as f:
+    json.dump({"block_done": done, "left": time.time()}, f)
+"""
+
+
+def test_every_rank_leaves_the_group_only_when_rank_0_is_done(tmp_path):
+    script = tmp_path / "leaving.py"
+    script.write_text(LEAVING)
+    done = subprocess.run([*TORCHRUN, str(script), str(tmp_path)], env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    main, other = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert other["left"] >= main["block_done"], "rank 1 tore the group down while rank 0 still worked"

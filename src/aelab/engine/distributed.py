@@ -82,14 +82,16 @@ class World:
             dist.destroy_process_group()
 
 
-
 @contextmanager
 def joined(device_type: str) -> Iterator[World]:
     """This process's world for the block: a collective that fails because another rank
-    died becomes one clear error, and a group joined here is left at the end."""
+    died becomes one clear error, and a group joined here is left at the end, by every rank
+    together when the block ends well (a rank that tore its connections down while rank 0
+    still wrote the run's last files could abort in gloo's teardown)."""
     world = World.from_env(device_type)
     try:
         yield world
+        world.barrier()
     except RuntimeError as err:
         if world.size == 1 or not lost_peer(err):
             raise
